@@ -1,0 +1,23 @@
+# Interface targets every first-party target links: language settings and warnings.
+add_library(chatctl_settings INTERFACE)
+target_compile_features(chatctl_settings INTERFACE cxx_std_20)
+
+add_library(chatctl_warnings INTERFACE)
+target_compile_options(chatctl_warnings INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wold-style-cast -Wcast-align
+  -Woverloaded-virtual -Wimplicit-fallthrough)
+if(CHATCTL_WERROR)
+  target_compile_options(chatctl_warnings INTERFACE -Werror)
+endif()
+
+if(CHATCTL_SANITIZE)
+  string(REPLACE "," ";" _sanitizers "${CHATCTL_SANITIZE}")
+  foreach(_s IN LISTS _sanitizers)
+    target_compile_options(chatctl_settings INTERFACE -fsanitize=${_s} -fno-omit-frame-pointer)
+    target_link_options(chatctl_settings INTERFACE -fsanitize=${_s})
+  endforeach()
+endif()
+
+if(NOT CMAKE_BUILD_TYPE AND NOT CMAKE_CONFIGURATION_TYPES)
+  set(CMAKE_BUILD_TYPE RelWithDebInfo CACHE STRING "Build type" FORCE)
+endif()

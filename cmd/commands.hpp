@@ -1,0 +1,37 @@
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include "cli/context.hpp"
+
+namespace chatctl::cmd {
+
+using cli::Context;
+using cli::Needs;
+
+void register_channel(CLI::App& app, Context& ctx);
+void register_db(CLI::App& app, Context& ctx);
+void register_config(CLI::App& app, Context& ctx);
+void register_completion(CLI::App& app, Context& ctx);
+void register_version(CLI::App& app, Context& ctx);
+
+// Every command group, in the order `chatctl --help` lists them, with what it needs loaded.
+struct CommandGroup {
+  const char* name;
+  const char* description;
+  void (*setup)(CLI::App&, Context&);
+  Needs needs;
+};
+
+inline constexpr CommandGroup kCommandGroups[] = {
+    {"channel", "Administer chat channels", register_channel, Needs::store},
+    {"db", "Manage the database schema", register_db, Needs::store},
+    {"config", "Show the effective configuration", register_config, Needs::config},
+    {"completion", "Print a shell completion script", register_completion, Needs::nothing},
+    {"version", "Print the version and compiled-in backends", register_version, Needs::nothing},
+};
+
+// Builds the whole command tree on `app` (also used to generate completions).
+void build_app(CLI::App& app, Context& ctx);
+
+}  // namespace chatctl::cmd

@@ -1,0 +1,58 @@
+#include <iostream>
+
+#include "cli/output.hpp"
+#include "commands.hpp"
+#include "core/error.hpp"
+
+namespace chatctl::cmd {
+
+void build_app(CLI::App& app, Context& ctx) {
+  app.require_subcommand(1);
+  app.fallthrough();  // global options may follow the subcommand
+  app.set_help_all_flag("--help-all", "Show help for every command");
+  auto& o = ctx.options;
+  app.add_option("--config", o.config_path, "YAML config file (default: $XDG_CONFIG_HOME/chatctl/config.yaml)")
+      ->type_name("FILE");
+  app.add_option("--db", o.database, "Database: a SQLite path or postgresql://user@host/db (env CHATCTL_DB)");
+  app.add_option("-o,--output", o.output, "Output format")
+      ->check(CLI::IsMember({"table", "json", "jsonl", "yaml", "name"}));
+  app.add_flag("--no-headers", o.no_headers, "Omit table headers");
+  app.add_option("--set", o.set, "Override a setting: KEY=VALUE (repeatable)")->type_name("KEY=VALUE");
+  app.add_option("--log-level", o.log_level, "Diagnostics level")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
+  app.add_flag("-v,--verbose", o.verbose, "More diagnostics on stderr (-vv for debug)");
+
+  for (const auto& group : kCommandGroups) {
+    CLI::App* sub = app.add_subcommand(group.name, group.description);
+    const Needs needs = group.needs;
+    sub->preparse_callback([&ctx, needs](std::size_t) { ctx.set_needs(needs); });
+    group.setup(*sub, ctx);
+  }
+}
+
+int run(int argc, char** argv) {
+  Context ctx(std::cout, std::cin, [](const char* name) -> const char* { return std::getenv(name); });
+  CLI::App app{"chatctl: administration and batch toolkit for customer chat", "chatctl"};
+  try {
+    build_app(app, ctx);
+    app.parse(argc, argv);
+    std::cout.flush();
+    if (!std::cout) throw core::Error(core::ErrorKind::io, "cannot write to standard output");
+    return ctx.exit_code;
+  } catch (const CLI::ParseError& e) {
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --help-all
+    std::cerr << cli::format_error(ctx.output_format(), e.what(), 64) << '\n';
+    if (ctx.output_format() == cli::OutputFormat::table) std::cerr << "Run 'chatctl --help' for usage.\n";
+    return 64;
+  } catch (const core::Error& e) {
+    std::cerr << cli::format_error(ctx.output_format(), e.what(), e.exit_code()) << '\n';
+    return e.exit_code();
+  } catch (const std::exception& e) {
+    std::cerr << cli::format_error(ctx.output_format(), std::string("internal error: ") + e.what(), 70) << '\n';
+    return 70;
+  }
+}
+
+}  // namespace chatctl::cmd
+
+int main(int argc, char** argv) { return chatctl::cmd::run(argc, argv); }

@@ -1,0 +1,127 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "model/channel.hpp"
+
+namespace chatctl::store {
+
+enum class Backend { sqlite, postgresql };
+std::string_view to_string(Backend backend);
+
+struct ChannelFilter {
+  bool valid_only{false};                // validity == valid
+  std::optional<bool> customer_users{};  // available to customer users
+  std::optional<bool> public_users{};    // available to public users
+};
+
+struct MigrationState {
+  int version{0};
+  std::string name;
+  std::optional<core::Micros> applied_at{};  // nullopt: pending
+  bool known{true};                          // false: applied by a newer chatctl
+};
+
+// One row of the event log: what happened, written in the transaction that made it happen.
+struct EventRecord {
+  std::int64_t seq{0};  // assigned by append_event; commit order equals seq order
+  std::string type;     // ChatAdd, ChatChannelUpdate, ...
+  core::Micros time{0};
+  std::string actor;
+  std::optional<std::int64_t> chat_id{};
+  std::optional<std::int64_t> channel_id{};
+  std::string payload{"{}"};  // a JSON object
+};
+
+// The persistence interface of chatctl. One implementation (SociStore) serves SQLite and
+// PostgreSQL; tests wrap it to inject faults.
+//
+// Errors: every method throws core::Error and nothing else. Busy or locked databases and
+// serialisation failures are ErrorKind::temporary; a lost or refused connection is
+// ErrorKind::unavailable; a constraint violation is ErrorKind::data. Driver messages and SQLSTATEs
+// never reach the message text.
+//
+// Threading: a Store is one database session. It is not thread-safe; use one per thread.
+//
+// Transactions: methods that write must run between begin_write() and commit(); reads may run
+// inside or outside one. WriteTransaction is the RAII form and is what callers should use.
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  virtual Backend backend() const noexcept = 0;
+  // The database address with any password hidden, for messages.
+  virtual std::string address() const = 0;
+
+  // Starts a write transaction, taking the write lock at once (SQLite BEGIN IMMEDIATE), waiting at
+  // most the busy timeout. Nested calls are an internal error.
+  virtual void begin_write() = 0;
+  virtual void commit() = 0;
+  // Never throws; a no-op when no transaction is open.
+  virtual void rollback() noexcept = 0;
+  // Serialises a critical section between processes until the current transaction ends
+  // (PostgreSQL advisory transaction lock; on SQLite the write transaction already is exclusive).
+  virtual void lock_in_transaction(std::int64_t key) = 0;
+
+  // Schema migrations: every known migration with its state, oldest first, followed by versions
+  // applied by a newer chatctl (known == false).
+  virtual std::vector<MigrationState> migration_status() = 0;
+  // Applies pending migrations, each in its own transaction; returns how many were applied.
+  // Throws Error(unavailable) when the schema is newer than this binary knows.
+  virtual int migrate() = 0;
+
+  // Small key/value facts about this database (e.g. which channel is the default one).
+  virtual std::optional<std::string> meta_get(std::string_view key) = 0;
+  virtual void meta_set(std::string_view key, std::string_view value) = 0;
+
+  // Channels, ordered by id.
+  virtual std::vector<model::Channel> list_channels(const ChannelFilter& filter) = 0;
+  virtual std::optional<model::Channel> find_channel(model::ChannelId id) = 0;
+  virtual std::optional<model::Channel> find_channel_by_name(std::string_view name) = 0;
+  // Returns the new id. A duplicate name throws Error(data).
+  virtual model::ChannelId insert_channel(const model::Channel& channel) = 0;
+  // Writes every field of `channel` to the row with its id.
+  virtual void update_channel(const model::Channel& channel) = 0;
+
+  // Appends to the event log; returns the sequence number. Must run inside a write transaction,
+  // which it serialises with every other appender so readers never see a gap fill in later.
+  virtual std::int64_t append_event(const EventRecord& event) = 0;
+  // Events with seq > after, oldest first, at most `limit`.
+  virtual std::vector<EventRecord> list_events(std::int64_t after, std::size_t limit) = 0;
+};
+
+// Commits on commit(), rolls back when destroyed without it (an exception unwound past it).
+class WriteTransaction {
+ public:
+  explicit WriteTransaction(Store& store) : store_(store) { store_.begin_write(); }
+  WriteTransaction(const WriteTransaction&) = delete;
+  WriteTransaction& operator=(const WriteTransaction&) = delete;
+  ~WriteTransaction() {
+    if (!done_) store_.rollback();
+  }
+  void commit() {
+    store_.commit();
+    done_ = true;
+  }
+
+ private:
+  Store& store_;
+  bool done_{false};
+};
+
+// Opens the database named by `address` (see dsn.hpp). `create_parent` makes the SQLite file's
+// folder when missing (for the default location). Does not migrate.
+struct OpenOptions {
+  std::string address;
+  std::int64_t busy_timeout_ms{5000};
+  bool create_parent{false};
+};
+std::unique_ptr<Store> open_store(const OpenOptions& options);
+
+}  // namespace chatctl::store
