@@ -6,7 +6,9 @@ namespace chatctl::cmd {
 
 void register_completion(CLI::App& app, Context& ctx) {
   auto shell = std::make_shared<std::string>();
-  app.add_option("shell", *shell, "Shell to complete for")->required()->check(CLI::IsMember({"bash", "zsh", "fish"}));
+  app.add_option("shell", *shell, "Shell to complete for (json: the command tree, for tools)")
+      ->required()
+      ->check(CLI::IsMember({"bash", "zsh", "fish", "json"}));
   app.callback([&ctx, shell, &app] {
     const CLI::App* root = &app;
     while (root->get_parent() != nullptr) root = root->get_parent();
@@ -14,6 +16,7 @@ void register_completion(CLI::App& app, Context& ctx) {
     if (*shell == "bash") ctx.out() << cli::bash_completion(tree);
     if (*shell == "zsh") ctx.out() << cli::zsh_completion(tree);
     if (*shell == "fish") ctx.out() << cli::fish_completion(tree);
+    if (*shell == "json") ctx.out() << cli::tree_json(tree).dump(2) << '\n';
   });
 }
 

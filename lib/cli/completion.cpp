@@ -88,7 +88,7 @@ std::vector<CommandInfo> command_tree(const CLI::App& app) {
       OptionInfo oi;
       for (const auto& l : o->get_lnames()) oi.names.push_back("--" + l);
       for (const auto& s : o->get_snames()) oi.names.push_back("-" + s);
-      oi.takes_value = o->get_type_size() != 0;
+      oi.takes_value = o->get_expected_max() != 0;
       const std::string type = o->get_type_name();
       oi.file = type.rfind("FILE", 0) == 0 || type.rfind("PATH", 0) == 0;
       oi.choices = choices_of(type);
@@ -101,6 +101,25 @@ std::vector<CommandInfo> command_tree(const CLI::App& app) {
     for (const CLI::App* s : subs) walk(*s, path.empty() ? s->get_name() : path + " " + s->get_name());
   };
   walk(app, "");
+  return out;
+}
+
+nlohmann::ordered_json tree_json(const std::vector<CommandInfo>& tree) {
+  nlohmann::ordered_json out = nlohmann::ordered_json::array();
+  for (const auto& cmd : tree) {
+    nlohmann::ordered_json options = nlohmann::ordered_json::array();
+    for (const auto& o : cmd.options) {
+      options.push_back({{"names", o.names},
+                         {"takes_value", o.takes_value},
+                         {"file", o.file},
+                         {"choices", o.choices},
+                         {"description", o.description}});
+    }
+    out.push_back({{"path", cmd.path},
+                   {"description", cmd.description},
+                   {"subcommands", cmd.subcommands},
+                   {"options", options}});
+  }
   return out;
 }
 

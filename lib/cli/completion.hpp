@@ -1,6 +1,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 #include <string>
 #include <vector>
@@ -30,5 +31,9 @@ std::vector<CommandInfo> command_tree(const CLI::App& app);
 std::string bash_completion(const std::vector<CommandInfo>& tree);
 std::string zsh_completion(const std::vector<CommandInfo>& tree);
 std::string fish_completion(const std::vector<CommandInfo>& tree);
+
+// The tree as JSON ([{path, description, subcommands, options: [{names, takes_value, ...}]}]),
+// which the tests use to check that man pages and completions cover every command.
+nlohmann::ordered_json tree_json(const std::vector<CommandInfo>& tree);
 
 }  // namespace chatctl::cli

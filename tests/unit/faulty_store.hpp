@@ -1,0 +1,66 @@
+#pragma once
+
+// A Store wrapper that fails on purpose (cf. LevelDB's SpecialEnv): the Nth call of a chosen
+// operation throws the chosen error, so tests can drive every error path of the engine.
+
+#include <string>
+
+#include "core/error.hpp"
+#include "store/store.hpp"
+
+namespace chatctl::test {
+
+class FaultyStore final : public store::Store {
+ public:
+  explicit FaultyStore(store::Store& inner) : inner_(inner) {}
+
+  // The `nth` (1-based) future call of `operation` throws Error(kind).
+  void fail(std::string operation, int nth, core::ErrorKind kind) {
+    operation_ = std::move(operation);
+    countdown_ = nth;
+    kind_ = kind;
+  }
+
+  store::Backend backend() const noexcept override { return inner_.backend(); }
+  std::string address() const override { return inner_.address(); }
+  void begin_write() override { maybe_fail("begin_write"), inner_.begin_write(); }
+  void commit() override { maybe_fail("commit"), inner_.commit(); }
+  void rollback() noexcept override { inner_.rollback(); }
+  void lock_in_transaction(std::int64_t key) override { inner_.lock_in_transaction(key); }
+  std::vector<store::MigrationState> migration_status() override { return inner_.migration_status(); }
+  int migrate() override { return maybe_fail("migrate"), inner_.migrate(); }
+  std::optional<std::string> meta_get(std::string_view key) override { return inner_.meta_get(key); }
+  void meta_set(std::string_view key, std::string_view value) override {
+    maybe_fail("meta_set"), inner_.meta_set(key, value);
+  }
+  std::vector<model::Channel> list_channels(const store::ChannelFilter& f) override { return inner_.list_channels(f); }
+  std::optional<model::Channel> find_channel(model::ChannelId id) override { return inner_.find_channel(id); }
+  std::optional<model::Channel> find_channel_by_name(std::string_view name) override {
+    return inner_.find_channel_by_name(name);
+  }
+  model::ChannelId insert_channel(const model::Channel& c) override {
+    return maybe_fail("insert_channel"), inner_.insert_channel(c);
+  }
+  void update_channel(const model::Channel& c) override { maybe_fail("update_channel"), inner_.update_channel(c); }
+  std::int64_t append_event(const store::EventRecord& e) override {
+    return maybe_fail("append_event"), inner_.append_event(e);
+  }
+  std::vector<store::EventRecord> list_events(std::int64_t after, std::size_t limit) override {
+    return inner_.list_events(after, limit);
+  }
+
+ private:
+  int maybe_fail(const char* operation) {
+    if (operation_ == operation && countdown_ > 0 && --countdown_ == 0) {
+      throw core::Error(kind_, std::string("injected failure in ") + operation);
+    }
+    return 0;
+  }
+
+  store::Store& inner_;
+  std::string operation_;
+  int countdown_{0};
+  core::ErrorKind kind_{core::ErrorKind::temporary};
+};
+
+}  // namespace chatctl::test

@@ -1,0 +1,247 @@
+// The Store contract, run against every available backend (SQLite always, PostgreSQL when
+// CHATCTL_TEST_PG is set; required in CI).
+#include <catch2/catch.hpp>
+
+#include <functional>
+
+#include "core/error.hpp"
+#include <soci/postgresql/soci-postgresql.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
+#include "store/dsn.hpp"
+#include "store/soci_store.hpp"
+#include "support/databases.hpp"
+
+using namespace chatctl;
+using core::ErrorKind;
+
+namespace {
+
+std::unique_ptr<store::Store> open(const test::TestDatabase& db, std::int64_t busy_ms = 5000) {
+  store::OpenOptions o;
+  o.address = db.address();
+  o.busy_timeout_ms = busy_ms;
+  return store::open_store(o);
+}
+
+model::Channel channel(const std::string& name, bool customer = true, bool pub = false,
+                       model::Validity v = model::Validity::valid) {
+  model::Channel c;
+  c.name = name;
+  c.group = "users";
+  c.customer_users = customer;
+  c.public_users = pub;
+  c.validity = v;
+  c.create_time = c.change_time = 1'700'000'000'000'000;
+  c.create_by = c.change_by = "test";
+  return c;
+}
+
+ErrorKind kind_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const core::Error& e) {
+    return e.kind();
+  }
+  FAIL("expected a core::Error");
+  return ErrorKind::internal;
+}
+
+}  // namespace
+
+TEST_CASE("migrations apply once and report their state", "[store]") {
+  const auto backend = GENERATE(from_range(test::test_backends()));
+  INFO("backend " << backend);
+  auto db = test::make_test_database(backend);
+  auto s = open(*db);
+
+  auto before = s->migration_status();
+  REQUIRE_FALSE(before.empty());
+  for (const auto& m : before) CHECK_FALSE(m.applied_at.has_value());
+
+  CHECK(s->migrate() == static_cast<int>(before.size()));
+  CHECK(s->migrate() == 0);
+  for (const auto& m : s->migration_status()) {
+    CHECK(m.applied_at.has_value());
+    CHECK(m.known);
+  }
+}
+
+TEST_CASE("a schema newer than the binary is refused", "[store]") {
+  const auto backend = GENERATE(from_range(test::test_backends()));
+  auto db = test::make_test_database(backend);
+  auto s = open(*db);
+  s->migrate();
+  // Use SQL through a second session: schema_migrations is plain.
+  {
+    soci::session sql;
+    if (backend == "sqlite") {
+      sql.open(soci::sqlite3, "db=" + db->address());
+    } else {
+      sql.open(soci::postgresql, store::parse_database_address(db->address()).conninfo);
+    }
+    sql << "INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'future', 0)";
+  }
+  CHECK(kind_of([&] { s->migrate(); }) == ErrorKind::unavailable);
+  const auto status = s->migration_status();
+  CHECK_FALSE(status.back().known);
+  CHECK(status.back().version == 9999);
+}
+
+TEST_CASE("channels round-trip and filter", "[store]") {
+  const auto backend = GENERATE(from_range(test::test_backends()));
+  INFO("backend " << backend);
+  auto db = test::make_test_database(backend);
+  auto s = open(*db);
+  s->migrate();
+
+  store::WriteTransaction tx(*s);
+  const auto a = s->insert_channel(channel("Äpfel & Birnen", true, false));
+  const auto b = s->insert_channel(channel("Public", false, true));
+  const auto c = s->insert_channel(channel("Old", true, true, model::Validity::invalid_temporarily));
+  tx.commit();
+  CHECK(a < b);
+  CHECK(b < c);
+
+  const auto got = s->find_channel(a);
+  REQUIRE(got);
+  CHECK(got->name == "Äpfel & Birnen");
+  CHECK(got->group == "users");
+  CHECK(got->customer_users);
+  CHECK_FALSE(got->public_users);
+  CHECK(got->create_time == 1'700'000'000'000'000);
+  CHECK(s->find_channel_by_name("Old")->validity == model::Validity::invalid_temporarily);
+  CHECK_FALSE(s->find_channel(9999));
+  CHECK_FALSE(s->find_channel_by_name("old"));  // names are exact
+
+  CHECK(s->list_channels({}).size() == 3);
+  CHECK(s->list_channels({.valid_only = true}).size() == 2);
+  CHECK(s->list_channels({.customer_users = true}).size() == 2);
+  CHECK(s->list_channels({.public_users = true}).size() == 2);
+  CHECK(s->list_channels({.valid_only = true, .public_users = true}).size() == 1);
+
+  auto changed = *got;
+  changed.comment = "now with a comment";
+  changed.validity = model::Validity::invalid;
+  {
+    store::WriteTransaction tx2(*s);
+    s->update_channel(changed);
+    tx2.commit();
+  }
+  CHECK(s->find_channel(a)->comment == "now with a comment");
+  CHECK(s->find_channel(a)->validity == model::Validity::invalid);
+}
+
+TEST_CASE("a duplicate channel name is a data error and rolls back", "[store]") {
+  const auto backend = GENERATE(from_range(test::test_backends()));
+  auto db = test::make_test_database(backend);
+  auto s = open(*db);
+  s->migrate();
+  {
+    store::WriteTransaction tx(*s);
+    s->insert_channel(channel("One"));
+    tx.commit();
+  }
+  CHECK(kind_of([&] {
+          store::WriteTransaction tx(*s);
+          s->insert_channel(channel("Two"));
+          s->insert_channel(channel("One"));
+          tx.commit();
+        }) == ErrorKind::data);
+  CHECK_FALSE(s->find_channel_by_name("Two"));  // the whole transaction is gone
+  // The session stays usable after the failure.
+  store::WriteTransaction tx(*s);
+  s->insert_channel(channel("Three"));
+  tx.commit();
+  CHECK(s->list_channels({}).size() == 2);
+}
+
+TEST_CASE("meta values are set and replaced", "[store]") {
+  const auto backend = GENERATE(from_range(test::test_backends()));
+  auto db = test::make_test_database(backend);
+  auto s = open(*db);
+  s->migrate();
+  CHECK_FALSE(s->meta_get("k"));
+  store::WriteTransaction tx(*s);
+  s->meta_set("k", "1");
+  s->meta_set("k", "2");
+  tx.commit();
+  CHECK(s->meta_get("k") == "2");
+}
+
+TEST_CASE("the event log appends in order inside transactions only", "[store]") {
+  const auto backend = GENERATE(from_range(test::test_backends()));
+  auto db = test::make_test_database(backend);
+  auto s = open(*db);
+  s->migrate();
+  store::EventRecord e;
+  e.type = "ChannelAdd";
+  e.actor = "test";
+  e.time = 5;
+  CHECK(kind_of([&] { s->append_event(e); }) == ErrorKind::internal);
+  {
+    store::WriteTransaction tx(*s);
+    e.channel_id = 7;
+    s->append_event(e);
+    e.type = "ChannelUpdate";
+    e.channel_id.reset();
+    e.chat_id = 3;
+    s->append_event(e);
+    tx.commit();
+  }
+  {
+    store::WriteTransaction tx(*s);
+    s->append_event(e);  // rolled back: never visible
+  }
+  const auto events = s->list_events(0, 10);
+  REQUIRE(events.size() == 2);
+  CHECK(events[0].seq < events[1].seq);
+  CHECK(events[0].type == "ChannelAdd");
+  CHECK(events[0].channel_id == 7);
+  CHECK_FALSE(events[0].chat_id);
+  CHECK(events[1].chat_id == 3);
+  CHECK(s->list_events(events[0].seq, 10).size() == 1);
+}
+
+TEST_CASE("a database locked by another writer is a temporary error", "[store]") {
+  const auto backend = GENERATE(from_range(test::test_backends()));
+  auto db = test::make_test_database(backend);
+  auto holder = open(*db);
+  holder->migrate();
+  {
+    store::WriteTransaction tx(*holder);
+    holder->insert_channel(channel("Locked"));
+    tx.commit();
+  }
+  auto waiter = open(*db, 100);
+  auto row = *holder->find_channel_by_name("Locked");
+
+  holder->begin_write();
+  row.comment = "holder";
+  holder->update_channel(row);
+  // SQLite refuses the second writer at BEGIN IMMEDIATE; PostgreSQL at the row lock.
+  CHECK(kind_of([&] {
+          store::WriteTransaction tx(*waiter);
+          row.comment = "waiter";
+          waiter->update_channel(row);
+          tx.commit();
+        }) == ErrorKind::temporary);
+  holder->rollback();
+}
+
+TEST_CASE("unreachable databases are unavailable, not crashes", "[store]") {
+  store::OpenOptions o;
+  o.busy_timeout_ms = 100;
+  o.address = "postgresql://nobody@127.0.0.1:1/none?connect_timeout=2";
+  CHECK(kind_of([&] { store::open_store(o); }) == ErrorKind::unavailable);
+
+  test::TempDir dir;
+  o.address = dir.path() + "/missing/folder/db.sqlite";
+  CHECK(kind_of([&] { store::open_store(o); }) == ErrorKind::unavailable);
+
+  o.address = dir.path();  // a folder, not a file
+  CHECK(kind_of([&] { store::open_store(o); }) == ErrorKind::unavailable);
+
+  o.address = "mysql://x@y/z";
+  CHECK(kind_of([&] { store::open_store(o); }) == ErrorKind::config);
+}
