@@ -11,6 +11,7 @@ using cli::Needs;
 
 void register_channel(CLI::App& app, Context& ctx);
 void register_db(CLI::App& app, Context& ctx);
+void register_events(CLI::App& app, Context& ctx);
 void register_config(CLI::App& app, Context& ctx);
 void register_completion(CLI::App& app, Context& ctx);
 void register_version(CLI::App& app, Context& ctx);
@@ -25,6 +26,7 @@ struct CommandGroup {
 
 inline constexpr CommandGroup kCommandGroups[] = {
     {"channel", "Administer chat channels", register_channel, Needs::store},
+    {"events", "Show and follow the event log", register_events, Needs::store},
     {"db", "Manage the database schema", register_db, Needs::store},
     {"config", "Show the effective configuration", register_config, Needs::config},
     {"completion", "Print a shell completion script", register_completion, Needs::nothing},

@@ -2,10 +2,11 @@
 
 _chatctl_subcommands() {
   case "$1" in
-    "") echo "channel db config completion version" ;;
+    "") echo "channel events db config completion version" ;;
     "channel") echo "add list show update deactivate activate delete apply diff" ;;
     "config") echo "show" ;;
     "db") echo "migrate status" ;;
+    "events") echo "list follow" ;;
   esac
 }
 
@@ -28,13 +29,16 @@ _chatctl_options() {
     "db") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
     "db migrate") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --dry-run" ;;
     "db status") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
+    "events") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
+    "events follow") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --after --from-start --interval --type --chat --channel" ;;
+    "events list") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --after --limit --type --chat --channel" ;;
     "version") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
   esac
 }
 
 _chatctl_takes_value() {
   case "$1" in
-    --comment|--config|--db|--file|--group|--log-level|--name|--output|--set|--validity|-f|-o) return 0 ;;
+    --after|--channel|--chat|--comment|--config|--db|--file|--group|--interval|--limit|--log-level|--name|--output|--set|--type|--validity|-f|-o) return 0 ;;
   esac
   return 1
 }

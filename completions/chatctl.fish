@@ -4,6 +4,7 @@ function __chatctl_subcommands
   switch "$argv[1]"
     case ''
       echo channel
+      echo events
       echo db
       echo config
       echo completion
@@ -23,6 +24,9 @@ function __chatctl_subcommands
     case 'db'
       echo migrate
       echo status
+    case 'events'
+      echo list
+      echo follow
   end
 end
 
@@ -327,6 +331,65 @@ function __chatctl_options
       echo -- --help
       echo -- -h
       echo -- --help-all
+    case 'events'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+    case 'events follow'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --after
+      echo -- --from-start
+      echo -- --interval
+      echo -- --type
+      echo -- --chat
+      echo -- --channel
+    case 'events list'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --after
+      echo -- --limit
+      echo -- --type
+      echo -- --chat
+      echo -- --channel
     case 'version'
       echo -- --help
       echo -- -h
@@ -374,7 +437,7 @@ function __chatctl_choices
   end
 end
 
-set -g __chatctl_valued --comment --config --db --file --group --log-level --name --output --set --validity -f -o
+set -g __chatctl_valued --after --channel --chat --comment --config --db --file --group --interval --limit --log-level --name --output --set --type --validity -f -o
 set -g __chatctl_files --config --file -f
 
 function __chatctl_complete

@@ -384,7 +384,7 @@ std::int64_t SociStore::append_event(const EventRecord& e) {
   });
 }
 
-std::vector<EventRecord> SociStore::list_events(std::int64_t after, std::size_t limit) {
+std::vector<EventRecord> SociStore::list_events(const EventFilter& filter) {
   return guarded("reading the event log", [&] {
     std::vector<EventRecord> out;
     EventRecord e;
@@ -394,13 +394,34 @@ std::vector<EventRecord> SociStore::list_events(std::int64_t after, std::size_t 
     long long channel = 0;
     soci::indicator chat_ind = soci::i_null;
     soci::indicator channel_ind = soci::i_null;
-    const long long a = after;
-    const long long l = static_cast<long long>(limit);
-    soci::statement st =
-        (sql_.prepare << "SELECT seq, type, time, actor, chat_id, channel_id, payload FROM event_log WHERE seq > :a "
-                         "ORDER BY seq LIMIT :l",
-         soci::use(a), soci::use(l), soci::into(seq), soci::into(e.type), soci::into(time), soci::into(e.actor),
-         soci::into(chat, chat_ind), soci::into(channel, channel_ind), soci::into(e.payload));
+    long long after = filter.after;
+    long long limit = static_cast<long long>(filter.limit);
+    std::string type = filter.type.value_or("");
+    long long chat_filter = filter.chat_id.value_or(0);
+    long long channel_filter = filter.channel_id.value_or(0);
+
+    std::string query = "SELECT seq, type, time, actor, chat_id, channel_id, payload FROM event_log WHERE seq > :after";
+    if (filter.type) query += " AND type = :type";
+    if (filter.chat_id) query += " AND chat_id = :chat";
+    if (filter.channel_id) query += " AND channel_id = :channel";
+    query += " ORDER BY seq LIMIT :limit";
+
+    soci::statement st(sql_);
+    st.exchange(soci::into(seq));
+    st.exchange(soci::into(e.type));
+    st.exchange(soci::into(time));
+    st.exchange(soci::into(e.actor));
+    st.exchange(soci::into(chat, chat_ind));
+    st.exchange(soci::into(channel, channel_ind));
+    st.exchange(soci::into(e.payload));
+    st.exchange(soci::use(after, "after"));
+    if (filter.type) st.exchange(soci::use(type, "type"));
+    if (filter.chat_id) st.exchange(soci::use(chat_filter, "chat"));
+    if (filter.channel_id) st.exchange(soci::use(channel_filter, "channel"));
+    st.exchange(soci::use(limit, "limit"));
+    st.alloc();
+    st.prepare(query);
+    st.define_and_bind();
     st.execute();
     while (st.fetch()) {
       e.seq = seq;
@@ -410,6 +431,15 @@ std::vector<EventRecord> SociStore::list_events(std::int64_t after, std::size_t 
       out.push_back(e);
     }
     return out;
+  });
+}
+
+std::int64_t SociStore::last_event_seq() {
+  return guarded("reading the event log", [&] {
+    long long seq = 0;
+    soci::indicator ind = soci::i_null;
+    sql_ << "SELECT max(seq) FROM event_log", soci::into(seq, ind);
+    return static_cast<std::int64_t>(ind == soci::i_ok ? seq : 0);
   });
 }
 

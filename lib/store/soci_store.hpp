@@ -39,7 +39,8 @@ class SociStore final : public Store {
   void update_channel(const model::Channel& channel) override;
 
   std::int64_t append_event(const EventRecord& event) override;
-  std::vector<EventRecord> list_events(std::int64_t after, std::size_t limit) override;
+  std::vector<EventRecord> list_events(const EventFilter& filter) override;
+  std::int64_t last_event_seq() override;
 
  private:
   std::vector<model::Channel> query_channels(const std::string& where, const std::string& text_param,

@@ -39,6 +39,16 @@ struct EventRecord {
   std::string payload{"{}"};  // a JSON object
 };
 
+// Which events to read: seq > after, oldest first, at most limit, optionally of one type, chat or
+// channel.
+struct EventFilter {
+  std::int64_t after{0};
+  std::size_t limit{1000};
+  std::optional<std::string> type{};
+  std::optional<std::int64_t> chat_id{};
+  std::optional<std::int64_t> channel_id{};
+};
+
 // The persistence interface of chatctl. One implementation (SociStore) serves SQLite and
 // PostgreSQL; tests wrap it to inject faults.
 //
@@ -92,8 +102,11 @@ class Store {
   // Appends to the event log; returns the sequence number. Must run inside a write transaction,
   // which it serialises with every other appender so readers never see a gap fill in later.
   virtual std::int64_t append_event(const EventRecord& event) = 0;
-  // Events with seq > after, oldest first, at most `limit`.
-  virtual std::vector<EventRecord> list_events(std::int64_t after, std::size_t limit) = 0;
+  // Committed events matching `filter`, oldest first. Every event with seq > filter.after that is
+  // not returned by one call has a larger seq than all that were (no gaps fill in later).
+  virtual std::vector<EventRecord> list_events(const EventFilter& filter) = 0;
+  // The highest committed seq, 0 for an empty log.
+  virtual std::int64_t last_event_seq() = 0;
 };
 
 // Commits on commit(), rolls back when destroyed without it (an exception unwound past it).

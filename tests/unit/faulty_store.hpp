@@ -45,9 +45,8 @@ class FaultyStore final : public store::Store {
   std::int64_t append_event(const store::EventRecord& e) override {
     return maybe_fail("append_event"), inner_.append_event(e);
   }
-  std::vector<store::EventRecord> list_events(std::int64_t after, std::size_t limit) override {
-    return inner_.list_events(after, limit);
-  }
+  std::vector<store::EventRecord> list_events(const store::EventFilter& f) override { return inner_.list_events(f); }
+  std::int64_t last_event_seq() override { return inner_.last_event_seq(); }
 
  private:
   int maybe_fail(const char* operation) {

@@ -193,14 +193,20 @@ TEST_CASE("the event log appends in order inside transactions only", "[store]") 
     store::WriteTransaction tx(*s);
     s->append_event(e);  // rolled back: never visible
   }
-  const auto events = s->list_events(0, 10);
+  CHECK(s->last_event_seq() > 0);
+  const auto events = s->list_events({});
   REQUIRE(events.size() == 2);
   CHECK(events[0].seq < events[1].seq);
   CHECK(events[0].type == "ChannelAdd");
   CHECK(events[0].channel_id == 7);
   CHECK_FALSE(events[0].chat_id);
   CHECK(events[1].chat_id == 3);
-  CHECK(s->list_events(events[0].seq, 10).size() == 1);
+  CHECK(s->list_events({.after = events[0].seq}).size() == 1);
+  CHECK(s->list_events({.limit = 1}).size() == 1);
+  CHECK(s->list_events({.type = "ChannelUpdate"}).size() == 1);
+  CHECK(s->list_events({.chat_id = 3}).front().type == "ChannelUpdate");
+  CHECK(s->list_events({.channel_id = 7}).front().type == "ChannelAdd");
+  CHECK(s->list_events({.channel_id = 8}).empty());
 }
 
 TEST_CASE("a database locked by another writer is a temporary error", "[store]") {

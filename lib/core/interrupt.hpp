@@ -1,0 +1,10 @@
+#pragma once
+
+namespace chatctl::core {
+
+// Installs SIGINT and SIGTERM handlers that only set a flag, for long-running commands (follow,
+// servers) that stop at a safe point instead of dying mid-write.
+void install_interrupt_handlers();
+bool interrupted() noexcept;
+
+}  // namespace chatctl::core
