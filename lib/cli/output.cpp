@@ -18,7 +18,7 @@ std::string cell(const nlohmann::ordered_json& v) {
     std::replace_if(s.begin(), s.end(), [](char c) { return c == '\n' || c == '\r' || c == '\t'; }, ' ');
     return s;
   }
-  return v.dump();
+  return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 // Invalid UTF-8 never reaches JSON output unescaped: it is replaced rather than thrown on.

@@ -92,21 +92,28 @@ std::string redact_dsn(std::string_view dsn) {
       if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
     }
   }
-  // keyword/value form and URI query parameters
-  for (std::size_t pos = 0; (pos = out.find("password=", pos)) != std::string::npos;) {
-    const bool at_word_start = pos == 0 || out[pos - 1] == ' ' || out[pos - 1] == '?' || out[pos - 1] == '&';
-    pos += 9;
+  // keyword/value form (any whitespace between pairs, optional spaces around '=') and URI query
+  // parameters.
+  const auto is_space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; };
+  for (std::size_t pos = 0; (pos = out.find("password", pos)) != std::string::npos;) {
+    const bool at_word_start = pos == 0 || is_space(out[pos - 1]) || out[pos - 1] == '?' || out[pos - 1] == '&';
+    pos += 8;
     if (!at_word_start) continue;
-    std::size_t end = pos;
+    std::size_t eq = pos;
+    while (eq < out.size() && is_space(out[eq])) ++eq;
+    if (eq >= out.size() || out[eq] != '=') continue;
+    std::size_t start = eq + 1;
+    while (start < out.size() && is_space(out[start])) ++start;
+    std::size_t end = start;
     if (end < out.size() && out[end] == '\'') {
       ++end;
       while (end < out.size() && out[end] != '\'') end += (out[end] == '\\') ? 2 : 1;
       end = std::min(end + 1, out.size());
     } else {
-      end = out.find_first_of(" &", pos);
-      if (end == std::string::npos) end = out.size();
+      while (end < out.size() && !is_space(out[end]) && out[end] != '&') ++end;
     }
-    out.replace(pos, end - pos, "***");
+    out.replace(start, end - start, "***");
+    pos = start + 3;
   }
   return out;
 }
@@ -116,11 +123,12 @@ std::string quoted(std::string_view s) {
   std::string out = "\"";
   std::size_t shown = 0;
   for (const char ch : s) {
-    if (shown++ >= kMax) {
+    const auto c = static_cast<unsigned char>(ch);
+    const bool starts_character = (c & 0xC0) != 0x80;  // never cut a multi-byte character
+    if (starts_character && shown++ >= kMax) {
       out += "...";
       break;
     }
-    const auto c = static_cast<unsigned char>(ch);
     if (c == '"' || c == '\\') {
       out += '\\';
       out += ch;

@@ -44,7 +44,10 @@ std::vector<std::string> split_sql_script(std::string_view script) {
       i = j + 1;
       continue;
     }
-    if (c == '$') {
+    const bool after_identifier =
+        !current.empty() && (std::isalnum(static_cast<unsigned char>(current.back())) || current.back() == '_' ||
+                             current.back() == '$');
+    if (c == '$' && !after_identifier) {
       const auto close = script.find('$', i + 1);
       if (close != std::string_view::npos) {
         const std::string_view tag = script.substr(i, close + 1 - i);

@@ -12,21 +12,13 @@
 #include "engine/engine.hpp"
 #include "faulty_store.hpp"
 #include "support/databases.hpp"
+#include "support/error_kind.hpp"
 
 using namespace chatctl;
 using core::ErrorKind;
+using test::kind_of;
 
 namespace {
-
-ErrorKind kind_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const core::Error& e) {
-    return e.kind();
-  }
-  FAIL("expected a core::Error");
-  return ErrorKind::internal;
-}
 
 struct Fixture {
   explicit Fixture(const std::string& backend, std::vector<std::pair<std::string, std::string>> settings = {})

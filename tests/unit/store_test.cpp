@@ -11,9 +11,11 @@
 #include "store/dsn.hpp"
 #include "store/soci_store.hpp"
 #include "support/databases.hpp"
+#include "support/error_kind.hpp"
 
 using namespace chatctl;
 using core::ErrorKind;
+using test::kind_of;
 
 namespace {
 
@@ -35,16 +37,6 @@ model::Channel channel(const std::string& name, bool customer = true, bool pub =
   c.create_time = c.change_time = 1'700'000'000'000'000;
   c.create_by = c.change_by = "test";
   return c;
-}
-
-ErrorKind kind_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const core::Error& e) {
-    return e.kind();
-  }
-  FAIL("expected a core::Error");
-  return ErrorKind::internal;
 }
 
 }  // namespace
