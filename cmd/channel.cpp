@@ -54,18 +54,24 @@ void print_plan(Context& ctx, const engine::ApplyResult& result, bool dry_run) {
   if (dry_run) std::cerr << "dry run: nothing was written\n";
 }
 
+void print_update(Context& ctx, const engine::PlanEntry& entry, bool dry_run) {
+  cli::print_one(ctx.out(), ctx.print_options(), cli::channel_record(entry.channel));
+  if (entry.action == engine::PlanAction::unchanged) std::cerr << "unchanged: the channel already had these settings\n";
+  if (dry_run) std::cerr << "dry run: nothing was written\n";
+}
+
 engine::ChannelAdmin admin(Context& ctx) { return engine::ChannelAdmin(ctx.store(), ctx.clock(), ctx.actor()); }
 
 }  // namespace
 
 void register_channel(CLI::App& app, Context& ctx) {
-  app.require_subcommand(1);
 
   {
     auto o = std::make_shared<FieldOptions>();
     auto* cmd = app.add_subcommand("add", "Add a chat channel");
     cmd->add_option("name", o->name, "Channel name (1-200 characters, unique)")->required();
     add_field_options(*cmd, *o);
+    cmd->get_option("--group")->required();
     cmd->callback([&ctx, o] {
       auto f = to_fields(*o);
       if (!f.customer_users) f.customer_users = true;
@@ -117,10 +123,7 @@ void register_channel(CLI::App& app, Context& ctx) {
     cmd->callback([&ctx, ref, o] {
       const auto f = to_fields(*o);
       if (f.empty()) throw core::Error(core::ErrorKind::usage, "nothing to change: give at least one field option");
-      const auto entry = admin(ctx).update(*ref, f, o->dry_run);
-      cli::print_one(ctx.out(), ctx.print_options(), cli::channel_record(entry.channel));
-      if (entry.action == engine::PlanAction::unchanged) std::cerr << "unchanged: the channel already had these settings\n";
-      if (o->dry_run) std::cerr << "dry run: nothing was written\n";
+      print_update(ctx, admin(ctx).update(*ref, f, o->dry_run), o->dry_run);
     });
   }
 
@@ -138,8 +141,7 @@ void register_channel(CLI::App& app, Context& ctx) {
     deactivate->callback([&ctx, d] {
       engine::ChannelFields f;
       f.validity = d->temporarily ? model::Validity::invalid_temporarily : model::Validity::invalid;
-      const auto entry = admin(ctx).update(d->ref, f, d->dry_run);
-      cli::print_one(ctx.out(), ctx.print_options(), cli::channel_record(entry.channel));
+      print_update(ctx, admin(ctx).update(d->ref, f, d->dry_run), d->dry_run);
     });
 
     auto a = std::make_shared<ValidityOptions>();
@@ -149,8 +151,7 @@ void register_channel(CLI::App& app, Context& ctx) {
     activate->callback([&ctx, a] {
       engine::ChannelFields f;
       f.validity = model::Validity::valid;
-      const auto entry = admin(ctx).update(a->ref, f, a->dry_run);
-      cli::print_one(ctx.out(), ctx.print_options(), cli::channel_record(entry.channel));
+      print_update(ctx, admin(ctx).update(a->ref, f, a->dry_run), a->dry_run);
     });
   }
 
@@ -161,7 +162,7 @@ void register_channel(CLI::App& app, Context& ctx) {
     cmd->callback([ref] {
       throw core::Error(core::ErrorKind::usage,
                         "chat channels cannot be deleted, only deactivated; nothing was changed. To deactivate it: "
-                        "chatctl channel deactivate '" + *ref + "'");
+                        "chatctl channel deactivate " + cli::shell_quote(*ref));
     });
   }
 

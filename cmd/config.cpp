@@ -1,27 +1,17 @@
 // chatctl config: show.
+#include "cli/records.hpp"
 #include "commands.hpp"
 
 namespace chatctl::cmd {
 
 void register_config(CLI::App& app, Context& ctx) {
-  app.require_subcommand(1);
   auto origin = std::make_shared<bool>(false);
   auto* show = app.add_subcommand("show", "Print the effective settings (secrets redacted)");
   show->add_flag("--origin", *origin, "Also print where each value came from (flag, environment, file, default)");
   show->callback([&ctx, origin] {
     const auto& settings = ctx.settings();
     std::vector<cli::Record> records;
-    for (const auto& def : core::setting_defs()) {
-      const auto& v = settings.value(def.key);
-      cli::Record r;
-      r["name"] = def.key;
-      r["value"] = settings.display(def.key);
-      if (*origin) {
-        r["origin"] = core::origin_name(v.origin);
-        r["source"] = v.source;
-      }
-      records.push_back(std::move(r));
-    }
+    for (const auto& def : core::setting_defs()) records.push_back(cli::setting_record(def, settings, *origin));
     std::vector<cli::Column> columns = {{"KEY", "name"}, {"VALUE", "value"}};
     if (*origin) {
       columns.push_back({"ORIGIN", "origin"});

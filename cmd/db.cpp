@@ -22,7 +22,6 @@ const std::vector<cli::Column> kColumns = {
 }  // namespace
 
 void register_db(CLI::App& app, Context& ctx) {
-  app.require_subcommand(1);
 
   auto dry_run = std::make_shared<bool>(false);
   auto* migrate = app.add_subcommand("migrate", "Apply pending schema migrations");

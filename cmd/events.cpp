@@ -51,7 +51,6 @@ const std::vector<cli::Column> kColumns = {{"SEQ", "seq"},         {"TIME", "tim
 }  // namespace
 
 void register_events(CLI::App& app, Context& ctx) {
-  app.require_subcommand(1);
 
   auto lo = std::make_shared<EventOptions>();
   auto* list = app.add_subcommand("list", "List events of the event log, oldest first");

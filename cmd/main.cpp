@@ -6,8 +6,28 @@
 
 namespace chatctl::cmd {
 
+namespace {
+
+// A command with subcommands needs one. CLI11's own check runs before it reports unknown words,
+// so "chatctl bogus" would only say "a subcommand is required"; this check runs after, and the
+// unknown word is reported by name.
+void require_command(CLI::App& app) {
+  if (app.get_subcommands({}).empty()) return;
+  app.require_subcommand(0, 1);
+  app.callback([&app] {
+    if (app.get_subcommands().empty()) {
+      std::string names;
+      for (const CLI::App* s : app.get_subcommands({})) names += (names.empty() ? "" : ", ") + s->get_name();
+      const std::string name = app.get_parent() ? "chatctl " + app.get_name() : "chatctl";
+      throw CLI::ValidationError("'" + name + "' needs a command: " + names);
+    }
+  });
+  for (CLI::App* sub : app.get_subcommands({})) require_command(*sub);
+}
+
+}  // namespace
+
 void build_app(CLI::App& app, Context& ctx) {
-  app.require_subcommand(1);
   app.fallthrough();  // global options may follow the subcommand
   app.set_help_all_flag("--help-all", "Show help for every command");
   auto& o = ctx.options;
@@ -28,6 +48,7 @@ void build_app(CLI::App& app, Context& ctx) {
     sub->preparse_callback([&ctx, needs](std::size_t) { ctx.set_needs(needs); });
     group.setup(*sub, ctx);
   }
+  require_command(app);
 }
 
 int run(int argc, char** argv) {

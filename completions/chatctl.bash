@@ -4,6 +4,7 @@ _chatctl_subcommands() {
   case "$1" in
     "") echo "channel events db config completion version" ;;
     "channel") echo "add list show update deactivate activate delete apply diff" ;;
+    "completion") echo "bash zsh fish json" ;;
     "config") echo "show" ;;
     "db") echo "migrate status" ;;
     "events") echo "list follow" ;;

@@ -19,6 +19,11 @@ function __chatctl_subcommands
       echo delete
       echo apply
       echo diff
+    case 'completion'
+      echo bash
+      echo zsh
+      echo fish
+      echo json
     case 'config'
       echo show
     case 'db'

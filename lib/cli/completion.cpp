@@ -50,7 +50,9 @@ Tables tables(const std::vector<CommandInfo>& tree) {
         if (!o.choices.empty()) t.choices[n] = o.choices;
       }
     }
+    // Fixed positional values complete like subcommands do.
     t.subcommands[cmd.path] = cmd.subcommands;
+    t.subcommands[cmd.path].insert(t.subcommands[cmd.path].end(), cmd.values.begin(), cmd.values.end());
     t.options[cmd.path] = opts;
   }
   return t;
@@ -84,7 +86,11 @@ std::vector<CommandInfo> command_tree(const CLI::App& app) {
     info.path = path;
     info.description = a.get_description();
     for (const CLI::Option* o : a.get_options()) {
-      if (o->get_group().empty() || o->get_positional()) continue;  // hidden or positional
+      if (o->get_positional()) {
+        for (auto& c : choices_of(o->get_type_name())) info.values.push_back(std::move(c));
+        continue;
+      }
+      if (o->get_group().empty()) continue;  // hidden
       OptionInfo oi;
       for (const auto& l : o->get_lnames()) oi.names.push_back("--" + l);
       for (const auto& s : o->get_snames()) oi.names.push_back("-" + s);
@@ -118,6 +124,7 @@ nlohmann::ordered_json tree_json(const std::vector<CommandInfo>& tree) {
     out.push_back({{"path", cmd.path},
                    {"description", cmd.description},
                    {"subcommands", cmd.subcommands},
+                   {"values", cmd.values},
                    {"options", options}});
   }
   return out;

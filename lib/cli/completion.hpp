@@ -19,6 +19,7 @@ struct OptionInfo {
 struct CommandInfo {
   std::string path;                      // "" for the root, "channel add" below it
   std::vector<std::string> subcommands;  // visible ones
+  std::vector<std::string> values;       // fixed choices of its positional arguments
   std::vector<OptionInfo> options;       // own options; the root's apply everywhere
   std::string description;
 };

@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cctype>
 
 #include "core/text.hpp"
 
@@ -83,6 +84,22 @@ std::optional<OutputFormat> parse_output_format(std::string_view s) {
   if (s == "yaml") return OutputFormat::yaml;
   if (s == "name") return OutputFormat::name;
   return std::nullopt;
+}
+
+std::string shell_quote(std::string_view s) {
+  const bool plain = !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == '/' || c == ':';
+  });
+  if (plain) return std::string(s);
+  std::string out = "'";
+  for (const char c : s) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out += c;
+    }
+  }
+  return out + "'";
 }
 
 std::string to_yaml(const nlohmann::ordered_json& value) {

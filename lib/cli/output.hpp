@@ -38,6 +38,9 @@ void print_one(std::ostream& out, const PrintOptions& options, const Record& rec
 // The error line for `message` in the chosen format: "chatctl: error: ..." or a JSON object.
 std::string format_error(OutputFormat format, std::string_view message, int exit_code);
 
+// `s` quoted for a POSIX shell, for commands suggested in messages: 'O'\''Brien'.
+std::string shell_quote(std::string_view s);
+
 // JSON to YAML text (block style), used for -o yaml.
 std::string to_yaml(const nlohmann::ordered_json& value);
 

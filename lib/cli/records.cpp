@@ -31,6 +31,22 @@ const std::vector<Column>& channel_columns() {
   return kColumns;
 }
 
+Record setting_record(const core::SettingDef& def, const core::Settings& settings, bool origin) {
+  Record r;
+  r["name"] = def.key;
+  switch (def.type) {
+    case core::SettingType::boolean: r["value"] = settings.get_bool(def.key); break;
+    case core::SettingType::integer: r["value"] = settings.get_int(def.key); break;
+    case core::SettingType::string: r["value"] = settings.display(def.key); break;
+  }
+  if (origin) {
+    const auto& v = settings.value(def.key);
+    r["origin"] = core::origin_name(v.origin);
+    r["source"] = v.source;
+  }
+  return r;
+}
+
 Record plan_record(const engine::PlanEntry& e) {
   Record r;
   r["action"] = engine::to_string(e.action);

@@ -33,10 +33,10 @@ const std::vector<SettingDef> kDefs = {
     {.key = keys::kDefaultChannel, .type = string, .default_value = "Chat Channel",
      .env = "CHATCTL_CHATENGINE_DEFAULTCHATCHANNEL", .help = "name of the channel created when the engine is activated"},
     {.key = keys::kChatDecayTime, .type = integer, .default_value = "30", .env = "CHATCTL_CHATENGINE_CHATDECAYTIME",
-     .help = "days after its last change when a chat of any status is removed by cleanup --old",
+     .help = "days after its last change when a chat of any status counts as outdated and is removed",
      .max = 36500},
     {.key = keys::kChatTTL, .type = integer, .default_value = "24", .env = "CHATCTL_CHATENGINE_CHATTTL",
-     .help = "hours after its last change when a closed chat is removed by cleanup --closed", .max = 876000},
+     .help = "hours after its last change when a closed chat is removed", .max = 876000},
     {.key = keys::kDefaultAgentName, .type = string, .default_value = "Support Agent",
      .env = "CHATCTL_CHATENGINE_DEFAULTAGENTNAME", .help = "name shown to customers instead of agent names"},
     {.key = keys::kDefaultAgentNameNumbers, .type = boolean, .default_value = "true",
@@ -158,7 +158,9 @@ void Settings::set(const SettingDef& def, std::string_view raw, Origin origin, s
   std::string text;
   if (const auto problem = normalise(def, raw, text)) {
     const std::string where = source.empty() ? std::string(def.key) : source;
-    throw Error(ErrorKind::config, where + ": " + std::string(def.key) + " " + *problem);
+    // A bad value typed on the command line is a usage error; one in a file or variable is config.
+    throw Error(origin == Origin::flag ? ErrorKind::usage : ErrorKind::config,
+                where + ": " + std::string(def.key) + " " + *problem);
   }
   values_[std::string(def.key)] = SettingValue{std::move(text), origin, std::move(source)};
 }
@@ -257,7 +259,7 @@ Settings Settings::resolve(const SettingsSources& sources) {
 
   // Computed defaults that depend on the environment.
   auto& db = s.values_[std::string(keys::kDatabase)];
-  if (db.text.empty()) db.text = default_database_path(sources);
+  if (db.text.empty()) db = SettingValue{default_database_path(sources), Origin::default_value, ""};
   auto& actor = s.values_[std::string(keys::kActor)];
   if (actor.text.empty()) {
     const std::string user = env_or(sources, "USER");

@@ -26,6 +26,9 @@ void check_text(const std::string& where, const char* field, const std::string& 
     throw Error(ErrorKind::data, prefixed(where, std::string(field) + " is " + std::to_string(*len) +
                                                      " characters long; at most " + std::to_string(max) + " allowed"));
   }
+  if (required && core::trim(value).size() != value.size()) {
+    throw Error(ErrorKind::data, prefixed(where, std::string(field) + " must not start or end with spaces"));
+  }
   if (single_line && core::has_control_chars(value)) {
     throw Error(ErrorKind::data, prefixed(where, std::string(field) + " must not contain control characters"));
   }

@@ -62,6 +62,10 @@ def test_delete_is_refused_and_explains(cli):
     assert "chatctl channel deactivate" in r.err
     assert names(cli) == ["Chat Channel", "Sales"]
     assert cli.ok("channel", "show", "Sales", "-o", "json").json()["validity"] == "valid"
+    cli.ok("channel", "add", "O'Brien & Co", "--group", "g")
+    r = cli.run("channel", "delete", "O'Brien & Co", expect=64)
+    hint = r.err.split("To deactivate it: ")[1].strip()
+    assert hint == "chatctl channel deactivate 'O'\\''Brien & Co'"
 
 
 def test_list_filters_and_formats(cli):
@@ -96,9 +100,10 @@ def test_bad_input_is_refused_and_changes_nothing(cli):
     cli.run("channel", "add", "   ", "--group", "g", expect=65)
     cli.run("channel", "add", "ü" * 201, "--group", "g", expect=65)
     cli.run("channel", "add", "line\nbreak", "--group", "g", expect=65)
+    cli.run("channel", "add", " padded ", "--group", "g", expect=65)
     r = cli.run("channel", "add", "Sales", "--group", "g", expect=65)
     assert "already exists" in r.err
-    cli.run("channel", "add", "NoGroup", expect=65)
+    cli.run("channel", "add", "NoGroup", expect=64)
     r = cli.run("channel", "add", "V", "--group", "g", "--validity", "sometimes", expect=64)
     assert "sometimes" in r.err
     cli.run("channel", "update", "Sales", "--validity", "bogus", expect=64)

@@ -38,16 +38,17 @@ def test_config_show_origin(bare, tmp_path):
                 "--set", "ChatEngine::DefaultAgentName=Flagged",
                 env={"CHATCTL_CHATENGINE_CHATDECAYTIME": "7", "CHATCTL_LOG_LEVEL": "info"})
     s = settings_by_name(r)
-    assert s["ChatEngine::ChatTTL"]["value"] == "48"
+    assert s["ChatEngine::ChatTTL"]["value"] == 48
     assert s["ChatEngine::ChatTTL"]["origin"] == "file"
     assert s["ChatEngine::ChatTTL"]["source"] == f"{cfg}:2:12"
-    assert s["ChatEngine::ChatDecayTime"] == {"name": "ChatEngine::ChatDecayTime", "value": "7",
+    assert s["ChatEngine::ChatDecayTime"] == {"name": "ChatEngine::ChatDecayTime", "value": 7,
                                               "origin": "environment",
                                               "source": "CHATCTL_CHATENGINE_CHATDECAYTIME"}
     assert s["ChatEngine::DefaultAgentName"]["value"] == "Flagged"
     assert s["ChatEngine::DefaultAgentName"]["origin"] == "flag"
     assert s["log_level"]["value"] == "info"  # environment beats file
     assert s["ChatEngine::Active"]["origin"] == "default"
+    assert s["ChatEngine::Active"]["value"] is True
     table = bare.ok("config", "show", "--origin", "--config", cfg).out
     assert "ORIGIN" in table.splitlines()[0]
 
@@ -93,13 +94,16 @@ def test_bad_settings_from_environment_and_flags(bare, tmp_path):
     r = bare.run("config", "show", env={"CHATCTL_CHATENGINE_ACTIVE": "maybe"}, expect=78)
     assert "CHATCTL_CHATENGINE_ACTIVE" in r.err
     bare.run("config", "show", "--set", "NoSuch::Key=1", expect=64)
+    bare.run("config", "show", "--set", "ChatEngine::ChatTTL=soon", expect=64)
+    r = bare.ok("config", "show", "--origin", "-o", "json", "--db", "")  # empty: the default location
+    assert settings_by_name(r)["database"]["origin"] == "default"
     bare.run("config", "show", "--set", "novalue", expect=64)
     bare.run("config", "show", "--config", tmp_path / "missing.yaml", expect=66)
 
 
 def test_example_config_is_valid(bare, source_dir):
     r = bare.ok("config", "show", "-o", "json", "--config", source_dir / "examples" / "config.yaml")
-    assert settings_by_name(r)["ChatEngine::ChatTTL"]["value"] == "24"
+    assert settings_by_name(r)["ChatEngine::ChatTTL"]["value"] == 24
 
 
 def test_unreachable_and_unusable_databases(bare, tmp_path):
@@ -129,6 +133,22 @@ def test_locked_sqlite_database_is_temporary(bare, tmp_path):
     bare.ok("channel", "add", "X", "--group", "g", "--db", db)
 
 
+def test_reads_run_beside_a_sqlite_writer(bare, tmp_path):
+    db = tmp_path / "busy.db"
+    bare.ok("channel", "add", "X", "--group", "g", "--db", db)
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("UPDATE chat_channel SET comments = 'uncommitted' WHERE name = 'X'")
+    try:
+        env = {"CHATCTL_BUSY_TIMEOUT_MS": "100"}
+        assert bare.run("channel", "list", "-o", "name", "--db", db, env=env, expect=0).out == "Chat Channel\nX\n"
+        assert bare.run("channel", "show", "X", "-o", "json", "--db", db, env=env, expect=0).json()["comment"] == ""
+        bare.run("db", "status", "--db", db, env=env, expect=0)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+
 def test_db_status_and_migrate(cli):
     status = cli.ok("db", "status", "-o", "json").json()
     assert status and all(m["state"] == "pending" for m in status)
@@ -149,8 +169,9 @@ def test_auto_migrate_off_asks_for_migrate(cli):
 
 
 def test_usage_errors(bare):
-    bare.run(expect=64)
-    bare.run("nosuchcommand", expect=64)
+    assert "needs a command" in bare.run(expect=64).err
+    assert "nosuchcommand" in bare.run("nosuchcommand", expect=64).err
+    assert "add, list" in bare.run("channel", expect=64).err
     bare.run("channel", "list", "-o", "xml", expect=64)
     assert bare.ok("--help").out.startswith("chatctl")
     assert "apply" in bare.ok("channel", "--help").out

@@ -89,6 +89,7 @@ def test_bash_completion_walks_the_tree(source_dir):
         ["valid", "invalid", "invalid-temporarily"]
     assert "--dry-run" in bash_complete(source_dir, ["chatctl", "channel", "apply", "--"])
     assert bash_complete(source_dir, ["chatctl", "--output", "js"]) == ["json", "jsonl"]
+    assert bash_complete(source_dir, ["chatctl", "completion", ""]) == ["bash", "zsh", "fish", "json"]
 
 
 def test_examples_validate_against_schemas(source_dir):

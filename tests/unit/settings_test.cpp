@@ -458,9 +458,9 @@ TEST_CASE("settings: flags", "[settings]") {
     CHECK(e.kind() == ErrorKind::usage);
     CHECK_THAT(e.what(), Catch::Contains("did you mean \"ChatEngine::Active\""));
   }
-  SECTION("a bad value is a config error naming the flag") {
+  SECTION("a bad value on the command line is a usage error naming the flag") {
     const auto e = w.resolve_error(std::nullopt, {{"busy_timeout_ms", "x", "--busy-timeout"}});
-    CHECK(e.kind() == ErrorKind::config);
+    CHECK(e.kind() == ErrorKind::usage);
     CHECK_THAT(e.what(), Catch::StartsWith("--busy-timeout:"));
   }
   SECTION("Settings::defaults rejects unknown overrides too") {
@@ -479,7 +479,7 @@ TEST_CASE("settings: log_level must be one of its choices", "[settings]") {
   for (const char* level : {"verbose", "", "warning", "Info "}) {
     INFO('"' << level << '"');
     const auto e = error_of([&] { (void)Settings::defaults({{"log_level", level}}); });
-    CHECK(e.kind() == ErrorKind::config);
+    CHECK(e.kind() == ErrorKind::usage);  // defaults() passes overrides as flags
     CHECK_THAT(e.what(), Catch::Contains("must be one of trace, debug, info, warn, error, off"));
   }
 }
