@@ -10,6 +10,8 @@ using cli::Context;
 using cli::Needs;
 
 void register_channel(CLI::App& app, Context& ctx);
+void register_agent(CLI::App& app, Context& ctx);
+void register_customer(CLI::App& app, Context& ctx);
 void register_db(CLI::App& app, Context& ctx);
 void register_events(CLI::App& app, Context& ctx);
 void register_config(CLI::App& app, Context& ctx);
@@ -26,6 +28,8 @@ struct CommandGroup {
 
 inline constexpr CommandGroup kCommandGroups[] = {
     {"channel", "Administer chat channels", register_channel, Needs::store},
+    {"agent", "Administer agents and their availability", register_agent, Needs::store},
+    {"customer", "Administer customers and their availability", register_customer, Needs::store},
     {"events", "Show and follow the event log", register_events, Needs::store},
     {"db", "Manage the database schema", register_db, Needs::store},
     {"config", "Show the effective configuration", register_config, Needs::config},

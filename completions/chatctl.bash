@@ -2,10 +2,14 @@
 
 _chatctl_subcommands() {
   case "$1" in
-    "") echo "channel events db config completion version" ;;
+    "") echo "channel agent customer events db config completion version" ;;
+    "agent") echo "add list show update availability seen available" ;;
+    "agent availability") echo "offline unavailable away online 0 1 2 3" ;;
     "channel") echo "add list show update deactivate activate delete apply diff" ;;
     "completion") echo "bash zsh fish json" ;;
     "config") echo "show" ;;
+    "customer") echo "add list show update availability seen" ;;
+    "customer availability") echo "offline away online 0 2 3" ;;
     "db") echo "migrate status" ;;
     "events") echo "list follow" ;;
   esac
@@ -14,6 +18,14 @@ _chatctl_subcommands() {
 _chatctl_options() {
   case "$1" in
     "") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v" ;;
+    "agent") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
+    "agent add") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --name --email --group --channel --dry-run" ;;
+    "agent availability") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --dry-run" ;;
+    "agent available") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
+    "agent list") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --group --online" ;;
+    "agent seen") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
+    "agent show") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
+    "agent update") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --login --name --email --add-group --remove-group --channel --all-channels --dry-run" ;;
     "channel") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
     "channel activate") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --dry-run" ;;
     "channel add") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --group --customer-users --no-customer-users --public-users --no-public-users --validity --comment --dry-run" ;;
@@ -27,6 +39,13 @@ _chatctl_options() {
     "completion") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
     "config") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
     "config show") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --origin" ;;
+    "customer") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
+    "customer add") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --name --email --kind --dry-run" ;;
+    "customer availability") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --dry-run" ;;
+    "customer list") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --kind --online" ;;
+    "customer seen") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
+    "customer show") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
+    "customer update") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --name --email --kind --dry-run" ;;
     "db") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
     "db migrate") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --dry-run" ;;
     "db status") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
@@ -39,13 +58,14 @@ _chatctl_options() {
 
 _chatctl_takes_value() {
   case "$1" in
-    --after|--channel|--chat|--comment|--config|--db|--file|--group|--interval|--limit|--log-level|--name|--output|--set|--type|--validity|-f|-o) return 0 ;;
+    --add-group|--after|--channel|--chat|--comment|--config|--db|--email|--file|--group|--interval|--kind|--limit|--log-level|--login|--name|--output|--remove-group|--set|--type|--validity|-f|-o) return 0 ;;
   esac
   return 1
 }
 
 _chatctl_choices() {
   case "$1" in
+    --kind) echo "customer public" ;;
     --log-level) echo "trace debug info warn error off" ;;
     --output) echo "table json jsonl yaml name" ;;
     --validity) echo "valid invalid invalid-temporarily" ;;

@@ -4,11 +4,30 @@ function __chatctl_subcommands
   switch "$argv[1]"
     case ''
       echo channel
+      echo agent
+      echo customer
       echo events
       echo db
       echo config
       echo completion
       echo version
+    case 'agent'
+      echo add
+      echo list
+      echo show
+      echo update
+      echo availability
+      echo seen
+      echo available
+    case 'agent availability'
+      echo offline
+      echo unavailable
+      echo away
+      echo online
+      echo 0
+      echo 1
+      echo 2
+      echo 3
     case 'channel'
       echo add
       echo list
@@ -26,6 +45,20 @@ function __chatctl_subcommands
       echo json
     case 'config'
       echo show
+    case 'customer'
+      echo add
+      echo list
+      echo show
+      echo update
+      echo availability
+      echo seen
+    case 'customer availability'
+      echo offline
+      echo away
+      echo online
+      echo 0
+      echo 2
+      echo 3
     case 'db'
       echo migrate
       echo status
@@ -50,6 +83,150 @@ function __chatctl_options
       echo -- --log-level
       echo -- --verbose
       echo -- -v
+    case 'agent'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+    case 'agent add'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --name
+      echo -- --email
+      echo -- --group
+      echo -- --channel
+      echo -- --dry-run
+    case 'agent availability'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --dry-run
+    case 'agent available'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+    case 'agent list'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --group
+      echo -- --online
+    case 'agent seen'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+    case 'agent show'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+    case 'agent update'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --login
+      echo -- --name
+      echo -- --email
+      echo -- --add-group
+      echo -- --remove-group
+      echo -- --channel
+      echo -- --all-channels
+      echo -- --dry-run
     case 'channel'
       echo -- --help
       echo -- -h
@@ -287,6 +464,129 @@ function __chatctl_options
       echo -- -h
       echo -- --help-all
       echo -- --origin
+    case 'customer'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+    case 'customer add'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --name
+      echo -- --email
+      echo -- --kind
+      echo -- --dry-run
+    case 'customer availability'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --dry-run
+    case 'customer list'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --kind
+      echo -- --online
+    case 'customer seen'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+    case 'customer show'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+    case 'customer update'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --name
+      echo -- --email
+      echo -- --kind
+      echo -- --dry-run
     case 'db'
       echo -- --help
       echo -- -h
@@ -416,6 +716,9 @@ end
 
 function __chatctl_choices
   switch "$argv[1]"
+    case '--kind'
+      echo customer
+      echo public
     case '--log-level'
       echo trace
       echo debug
@@ -442,7 +745,7 @@ function __chatctl_choices
   end
 end
 
-set -g __chatctl_valued --after --channel --chat --comment --config --db --file --group --interval --limit --log-level --name --output --set --type --validity -f -o
+set -g __chatctl_valued --add-group --after --channel --chat --comment --config --db --email --file --group --interval --kind --limit --log-level --login --name --output --remove-group --set --type --validity -f -o
 set -g __chatctl_files --config --file -f
 
 function __chatctl_complete

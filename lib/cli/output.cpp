@@ -12,6 +12,11 @@ namespace {
 
 std::string cell(const nlohmann::ordered_json& v) {
   if (v.is_null()) return "";
+  if (v.is_array() && std::none_of(v.begin(), v.end(), [](const auto& e) { return e.is_structured(); })) {
+    std::string joined;
+    for (const auto& e : v) joined += (joined.empty() ? "" : ",") + cell(e);
+    return joined;
+  }
   if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
   if (v.is_string()) {
     // One line per row: tabs and newlines in values would break the table.
@@ -128,7 +133,7 @@ void print_list(std::ostream& out, const PrintOptions& options, const std::vecto
       }
       return;
     case OutputFormat::name:
-      for (const auto& r : records) out << cell(r.value("name", nlohmann::ordered_json())) << '\n';
+      for (const auto& r : records) out << cell(r.value(options.name_key, nlohmann::ordered_json())) << '\n';
       return;
     case OutputFormat::table: {
       std::vector<std::string> headers;
@@ -150,7 +155,7 @@ void print_one(std::ostream& out, const PrintOptions& options, const Record& rec
     case OutputFormat::json: out << safe_dump(record, 2) << '\n'; return;
     case OutputFormat::jsonl: out << safe_dump(record, -1) << '\n'; return;
     case OutputFormat::yaml: out << to_yaml(record); return;
-    case OutputFormat::name: out << cell(record.value("name", nlohmann::ordered_json())) << '\n'; return;
+    case OutputFormat::name: out << cell(record.value(options.name_key, nlohmann::ordered_json())) << '\n'; return;
     case OutputFormat::table: {
       std::vector<std::vector<std::string>> rows;
       for (auto it = record.begin(); it != record.end(); ++it) rows.push_back({it.key(), cell(it.value())});

@@ -25,10 +25,11 @@ struct Column {
 struct PrintOptions {
   OutputFormat format{OutputFormat::table};
   bool no_headers{false};
+  std::string name_key{"name"};  // the field -o name prints (a login, an id, ...)
 };
 
 // Prints records as the user asked: an aligned table of `columns`, a JSON array, JSON lines, a
-// YAML sequence, or one `name` per line. Table cells show booleans as yes/no and nothing for null.
+// YAML sequence, or one `name` per line. Table cells show booleans as yes/no, nothing for null, and arrays of scalars joined with commas.
 void print_list(std::ostream& out, const PrintOptions& options, const std::vector<Record>& records,
                 const std::vector<Column>& columns);
 

@@ -31,6 +31,136 @@ const std::vector<Column>& channel_columns() {
   return kColumns;
 }
 
+namespace {
+Record time_or_null(core::Micros t) { return t ? Record(core::format_rfc3339(t)) : Record(nullptr); }
+}  // namespace
+
+Record agent_record(const model::Agent& a, model::AgentAvailability effective) {
+  Record r;
+  r["id"] = a.id;
+  r["login"] = a.login;
+  r["name"] = a.name;
+  r["email"] = a.email;
+  r["groups"] = a.groups;
+  r["channels"] = a.channels;
+  r["availability"] = model::to_string(effective);
+  r["availability_set"] = model::to_string(a.availability);
+  r["last_seen"] = time_or_null(a.last_seen);
+  r["create_time"] = time_or_null(a.create_time);
+  r["change_time"] = time_or_null(a.change_time);
+  return r;
+}
+
+const std::vector<Column>& agent_columns() {
+  static const std::vector<Column> kColumns = {{"LOGIN", "login"},   {"NAME", "name"},
+                                               {"GROUPS", "groups"}, {"AVAILABILITY", "availability"},
+                                               {"LAST_SEEN", "last_seen"}};
+  return kColumns;
+}
+
+Record customer_record(const model::Customer& c, model::CustomerAvailability effective) {
+  Record r;
+  r["id"] = c.id;
+  r["name"] = c.name;
+  r["email"] = c.email;
+  r["kind"] = model::to_string(c.kind);
+  r["availability"] = model::to_string(effective);
+  r["availability_set"] = model::to_string(c.availability);
+  r["last_seen"] = time_or_null(c.last_seen);
+  r["create_time"] = time_or_null(c.create_time);
+  r["change_time"] = time_or_null(c.change_time);
+  return r;
+}
+
+const std::vector<Column>& customer_columns() {
+  static const std::vector<Column> kColumns = {{"ID", "id"},       {"NAME", "name"},
+                                               {"KIND", "kind"},   {"AVAILABILITY", "availability"},
+                                               {"LAST_SEEN", "last_seen"}};
+  return kColumns;
+}
+
+Record chat_record(const model::Chat& c) {
+  Record r;
+  r["id"] = c.id;
+  r["status"] = model::to_string(c.status);
+  r["requester_id"] = c.requester_id;
+  r["requester_name"] = c.requester_name;
+  r["requester_type"] = model::to_string(c.requester_type);
+  r["target_type"] = model::to_string(c.target_type);
+  r["channel_id"] = c.channel_id;
+  r["channel"] = c.channel_name;
+  r["ticket_id"] = c.ticket_id;
+  r["create_time"] = time_or_null(c.create_time);
+  r["change_time"] = time_or_null(c.change_time);
+  return r;
+}
+
+const std::vector<Column>& chat_columns() {
+  static const std::vector<Column> kColumns = {{"ID", "id"},           {"STATUS", "status"},
+                                               {"REQUESTER", "requester_name"}, {"TYPE", "requester_type"},
+                                               {"TARGET", "target_type"}, {"CHANNEL", "channel"},
+                                               {"CHANGED", "change_time"}};
+  return kColumns;
+}
+
+Record participant_record(const model::Participant& p) {
+  Record r;
+  r["id"] = p.id;
+  r["chat_id"] = p.chat_id;
+  r["chatter_id"] = p.chatter_id;
+  r["chatter_name"] = p.chatter_name;
+  r["chatter_type"] = model::to_string(p.chatter_type);
+  r["chatter_active"] = static_cast<int>(p.active);
+  r["permission_level"] = model::to_string(p.permission);
+  r["invitation"] = p.invitation;
+  r["monitoring"] = static_cast<int>(p.monitoring);
+  r["create_time"] = time_or_null(p.create_time);
+  return r;
+}
+
+const std::vector<Column>& participant_columns() {
+  static const std::vector<Column> kColumns = {{"CHATTER", "chatter_id"},     {"NAME", "chatter_name"},
+                                               {"TYPE", "chatter_type"},      {"ACTIVE", "chatter_active"},
+                                               {"PERMISSION", "permission_level"}, {"MONITORING", "monitoring"}};
+  return kColumns;
+}
+
+Record message_record(const model::Message& m) {
+  Record r;
+  r["id"] = m.id;
+  r["chat_id"] = m.chat_id;
+  r["chatter_id"] = m.chatter_id;
+  r["chatter_name"] = m.chatter_name;
+  r["chatter_type"] = model::to_string(m.chatter_type);
+  r["text"] = m.text;
+  r["system_generated"] = m.system_generated;
+  r["audience"] = model::to_string(m.audience);
+  r["create_time"] = time_or_null(m.create_time);
+  return r;
+}
+
+const std::vector<Column>& message_columns() {
+  static const std::vector<Column> kColumns = {{"ID", "id"},        {"TIME", "create_time"}, {"FROM", "chatter_name"},
+                                               {"AUDIENCE", "audience"}, {"TEXT", "text"}};
+  return kColumns;
+}
+
+Record flag_record(const model::Flag& f) {
+  Record r;
+  r["chat_id"] = f.chat_id;
+  r["key"] = f.key;
+  r["value"] = f.value;
+  r["user"] = f.user;
+  r["create_time"] = time_or_null(f.create_time);
+  return r;
+}
+
+const std::vector<Column>& flag_columns() {
+  static const std::vector<Column> kColumns = {
+      {"CHAT", "chat_id"}, {"KEY", "key"}, {"VALUE", "value"}, {"USER", "user"}, {"TIME", "create_time"}};
+  return kColumns;
+}
+
 Record setting_record(const core::SettingDef& def, const core::Settings& settings, bool origin) {
   Record r;
   r["name"] = def.key;

@@ -6,6 +6,8 @@
 #include "core/settings.hpp"
 #include "engine/channels.hpp"
 #include "model/channel.hpp"
+#include "model/chat.hpp"
+#include "model/people.hpp"
 
 namespace chatctl::cli {
 
@@ -17,6 +19,22 @@ const std::vector<Column>& channel_columns();
 // A setting with its effective value (typed: booleans and integers as JSON ones, secrets
 // redacted) and, with `origin`, where the value came from.
 Record setting_record(const core::SettingDef& def, const core::Settings& settings, bool origin);
+
+// Agents and customers; availability is the effective one (off-line when not seen lately).
+Record agent_record(const model::Agent& agent, model::AgentAvailability effective);
+const std::vector<Column>& agent_columns();
+Record customer_record(const model::Customer& customer, model::CustomerAvailability effective);
+const std::vector<Column>& customer_columns();
+
+// The chat engine's records; their -o name field is the id (name_key "id").
+Record chat_record(const model::Chat& chat);
+const std::vector<Column>& chat_columns();
+Record participant_record(const model::Participant& participant);
+const std::vector<Column>& participant_columns();
+Record message_record(const model::Message& message);
+const std::vector<Column>& message_columns();
+Record flag_record(const model::Flag& flag);
+const std::vector<Column>& flag_columns();
 
 Record plan_record(const engine::PlanEntry& entry);
 const std::vector<Column>& plan_columns();

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include <set>
+#include <unordered_map>
 
 #include "core/error.hpp"
 #include "core/text.hpp"
@@ -212,6 +213,17 @@ std::vector<MigrationState> SociStore::migration_status() {
 }
 
 int SociStore::migrate() {
+  // The common case, everything applied, is a plain read: no write lock, so read-only commands
+  // run beside a writer.
+  bool pending = false;
+  for (const auto& m : migration_status()) {
+    if (!m.known) {
+      throw Error(ErrorKind::unavailable, "the database schema (version " + std::to_string(m.version) +
+                                              ") is newer than this chatctl knows; upgrade chatctl");
+    }
+    pending = pending || !m.applied_at;
+  }
+  if (!pending) return 0;
   ensure_migrations_table();
   const auto& known = backend_ == Backend::sqlite ? sqlite_migrations() : postgresql_migrations();
   int applied_count = 0;
@@ -363,6 +375,643 @@ void SociStore::update_channel(const model::Channel& c) {
             "valid_id = :v, comments = :cm, change_time = :mt, change_by = :mb WHERE id = :id",
         soci::use(c.name), soci::use(c.group), soci::use(customer), soci::use(pub), soci::use(valid),
         soci::use(c.comment), soci::use(change_time), soci::use(c.change_by), soci::use(id);
+  });
+}
+
+namespace {
+
+// Binds :t0.. and :i0.. parameters of a dynamically built WHERE clause.
+void bind_params(soci::statement& st, const std::vector<std::string>& text_params,
+                 const std::vector<long long>& int_params) {
+  for (std::size_t i = 0; i < text_params.size(); ++i) st.exchange(soci::use(text_params[i], "t" + std::to_string(i)));
+  for (std::size_t i = 0; i < int_params.size(); ++i) st.exchange(soci::use(int_params[i], "i" + std::to_string(i)));
+}
+
+// Builds WHERE clauses whose values are bound, never spliced into the SQL.
+struct Where {
+  std::string sql;
+  std::vector<std::string> texts;
+  std::vector<long long> ints;
+  void add(const std::string& cond) { sql += (sql.empty() ? "WHERE " : " AND ") + cond; }
+  std::string text(std::string v) {
+    texts.push_back(std::move(v));
+    return ":t" + std::to_string(texts.size() - 1);
+  }
+  std::string integer(long long v) {
+    ints.push_back(v);
+    return ":i" + std::to_string(ints.size() - 1);
+  }
+};
+
+}  // namespace
+
+std::vector<model::Agent> SociStore::query_agents(const std::string& where, const std::vector<std::string>& texts,
+                                                  const std::vector<long long>& ints) {
+  auto agents = guarded("reading agents", [&] {
+    std::vector<model::Agent> out;
+    model::Agent a;
+    long long id = 0;
+    int availability = 0;
+    long long last_seen = 0;
+    long long create_time = 0;
+    long long change_time = 0;
+    soci::statement st(sql_);
+    st.exchange(soci::into(id));
+    st.exchange(soci::into(a.login));
+    st.exchange(soci::into(a.name));
+    st.exchange(soci::into(a.email));
+    st.exchange(soci::into(availability));
+    st.exchange(soci::into(last_seen));
+    st.exchange(soci::into(create_time));
+    st.exchange(soci::into(change_time));
+    bind_params(st, texts, ints);
+    st.alloc();
+    st.prepare("SELECT id, login, name, email, availability, last_seen, create_time, change_time FROM agent " + where +
+               " ORDER BY login");
+    st.define_and_bind();
+    st.execute();
+    while (st.fetch()) {
+      a.id = id;
+      a.availability = static_cast<model::AgentAvailability>(availability);
+      a.last_seen = last_seen;
+      a.create_time = create_time;
+      a.change_time = change_time;
+      out.push_back(a);
+    }
+    return out;
+  });
+  if (agents.empty()) return agents;
+  // Groups and channels in two queries for the whole result, not two per agent.
+  guarded("reading agent groups", [&] {
+    std::unordered_map<long long, model::Agent*> by_id;
+    for (auto& a : agents) by_id[a.id] = &a;
+    long long agent_id = 0;
+    std::string group;
+    soci::statement st = (sql_.prepare << "SELECT agent_id, group_name FROM agent_group ORDER BY group_name",
+                          soci::into(agent_id), soci::into(group));
+    st.execute();
+    while (st.fetch()) {
+      if (auto it = by_id.find(agent_id); it != by_id.end()) it->second->groups.push_back(group);
+    }
+    long long channel_id = 0;
+    soci::statement st2 = (sql_.prepare << "SELECT agent_id, chat_channel_id FROM agent_channel ORDER BY chat_channel_id",
+                           soci::into(agent_id), soci::into(channel_id));
+    st2.execute();
+    while (st2.fetch()) {
+      if (auto it = by_id.find(agent_id); it != by_id.end()) it->second->channels.push_back(channel_id);
+    }
+    // Byte order whatever the database collation: the engine binary-searches these.
+    for (auto& a : agents) std::sort(a.groups.begin(), a.groups.end());
+  });
+  return agents;
+}
+
+std::vector<model::Agent> SociStore::list_agents(const AgentFilter& filter) {
+  Where w;
+  if (filter.group) {
+    w.add("id IN (SELECT agent_id FROM agent_group WHERE group_name = " + w.text(*filter.group) + ")");
+  }
+  if (filter.seen_since) w.add("last_seen >= " + w.integer(*filter.seen_since));
+  if (filter.min_availability) w.add("availability >= " + w.integer(static_cast<int>(*filter.min_availability)));
+  return query_agents(w.sql, w.texts, w.ints);
+}
+
+std::optional<model::Agent> SociStore::find_agent(std::string_view login) {
+  Where w;
+  w.add("login = " + w.text(std::string(login)));
+  auto rows = query_agents(w.sql, w.texts, w.ints);
+  if (rows.empty()) return std::nullopt;
+  return rows.front();
+}
+
+void SociStore::write_agent_sets(const model::Agent& a) {
+  const long long id = a.id;
+  sql_ << "DELETE FROM agent_group WHERE agent_id = :id", soci::use(id);
+  sql_ << "DELETE FROM agent_channel WHERE agent_id = :id", soci::use(id);
+  for (const auto& g : a.groups) {
+    sql_ << "INSERT INTO agent_group (agent_id, group_name) VALUES (:id, :g)", soci::use(id), soci::use(g);
+  }
+  for (const auto c : a.channels) {
+    const long long channel = c;
+    sql_ << "INSERT INTO agent_channel (agent_id, chat_channel_id) VALUES (:id, :c)", soci::use(id), soci::use(channel);
+  }
+}
+
+model::AgentId SociStore::insert_agent(const model::Agent& a) {
+  return guarded("adding an agent", [&] {
+    const int availability = static_cast<int>(a.availability);
+    const long long last_seen = a.last_seen;
+    const long long create_time = a.create_time;
+    const long long change_time = a.change_time;
+    long long id = 0;
+    sql_ << "INSERT INTO agent (login, name, email, availability, last_seen, create_time, change_time) "
+            "VALUES (:l, :n, :e, :a, :s, :ct, :mt) RETURNING id",
+        soci::use(a.login), soci::use(a.name), soci::use(a.email), soci::use(availability), soci::use(last_seen),
+        soci::use(create_time), soci::use(change_time), soci::into(id);
+    model::Agent with_id = a;
+    with_id.id = id;
+    write_agent_sets(with_id);
+    return static_cast<model::AgentId>(id);
+  });
+}
+
+void SociStore::update_agent(const model::Agent& a) {
+  guarded("updating an agent", [&] {
+    const int availability = static_cast<int>(a.availability);
+    const long long last_seen = a.last_seen;
+    const long long change_time = a.change_time;
+    const long long id = a.id;
+    sql_ << "UPDATE agent SET login = :l, name = :n, email = :e, availability = :a, last_seen = :s, change_time = :mt "
+            "WHERE id = :id",
+        soci::use(a.login), soci::use(a.name), soci::use(a.email), soci::use(availability), soci::use(last_seen),
+        soci::use(change_time), soci::use(id);
+    write_agent_sets(a);
+  });
+}
+
+std::vector<model::Customer> SociStore::query_customers(const std::string& where, const std::vector<std::string>& texts,
+                                                        const std::vector<long long>& ints) {
+  return guarded("reading customers", [&] {
+    std::vector<model::Customer> out;
+    model::Customer c;
+    std::string kind;
+    int availability = 0;
+    long long last_seen = 0;
+    long long create_time = 0;
+    long long change_time = 0;
+    soci::statement st(sql_);
+    st.exchange(soci::into(c.id));
+    st.exchange(soci::into(c.name));
+    st.exchange(soci::into(c.email));
+    st.exchange(soci::into(kind));
+    st.exchange(soci::into(availability));
+    st.exchange(soci::into(last_seen));
+    st.exchange(soci::into(create_time));
+    st.exchange(soci::into(change_time));
+    bind_params(st, texts, ints);
+    st.alloc();
+    st.prepare("SELECT id, name, email, kind, availability, last_seen, create_time, change_time FROM customer " +
+               where + " ORDER BY id");
+    st.define_and_bind();
+    st.execute();
+    while (st.fetch()) {
+      c.kind = model::parse_customer_kind(kind).value_or(model::CustomerKind::customer);
+      c.availability = static_cast<model::CustomerAvailability>(availability);
+      c.last_seen = last_seen;
+      c.create_time = create_time;
+      c.change_time = change_time;
+      out.push_back(c);
+    }
+    return out;
+  });
+}
+
+std::vector<model::Customer> SociStore::list_customers(const CustomerFilter& filter) {
+  Where w;
+  if (filter.kind) w.add("kind = " + w.text(std::string(model::to_string(*filter.kind))));
+  if (filter.seen_since) w.add("last_seen >= " + w.integer(*filter.seen_since));
+  if (filter.min_availability) w.add("availability >= " + w.integer(static_cast<int>(*filter.min_availability)));
+  return query_customers(w.sql, w.texts, w.ints);
+}
+
+std::optional<model::Customer> SociStore::find_customer(std::string_view id) {
+  Where w;
+  w.add("id = " + w.text(std::string(id)));
+  auto rows = query_customers(w.sql, w.texts, w.ints);
+  if (rows.empty()) return std::nullopt;
+  return rows.front();
+}
+
+void SociStore::insert_customer(const model::Customer& c) {
+  guarded("adding a customer", [&] {
+    const std::string kind(model::to_string(c.kind));
+    const int availability = static_cast<int>(c.availability);
+    const long long last_seen = c.last_seen;
+    const long long create_time = c.create_time;
+    const long long change_time = c.change_time;
+    sql_ << "INSERT INTO customer (id, name, email, kind, availability, last_seen, create_time, change_time) "
+            "VALUES (:id, :n, :e, :k, :a, :s, :ct, :mt)",
+        soci::use(c.id), soci::use(c.name), soci::use(c.email), soci::use(kind), soci::use(availability),
+        soci::use(last_seen), soci::use(create_time), soci::use(change_time);
+  });
+}
+
+void SociStore::update_customer(const model::Customer& c) {
+  guarded("updating a customer", [&] {
+    const std::string kind(model::to_string(c.kind));
+    const int availability = static_cast<int>(c.availability);
+    const long long last_seen = c.last_seen;
+    const long long change_time = c.change_time;
+    sql_ << "UPDATE customer SET name = :n, email = :e, kind = :k, availability = :a, last_seen = :s, "
+            "change_time = :mt WHERE id = :id",
+        soci::use(c.name), soci::use(c.email), soci::use(kind), soci::use(availability), soci::use(last_seen),
+        soci::use(change_time), soci::use(c.id);
+  });
+}
+
+namespace {
+
+model::ChatterType chatter_type_of(const std::string& s) {
+  return model::parse_chatter_type(s).value_or(model::ChatterType::user);
+}
+
+std::string in_list(Where& w, const std::vector<long long>& values) {
+  std::string out;
+  for (const auto v : values) out += (out.empty() ? "" : ", ") + w.integer(v);
+  return out;
+}
+
+}  // namespace
+
+model::ChatId SociStore::insert_chat(const model::Chat& c) {
+  return guarded("adding a chat", [&] {
+    const std::string status(model::to_string(c.status));
+    const std::string requester_type(model::to_string(c.requester_type));
+    const std::string target_type(model::to_string(c.target_type));
+    const long long channel = c.channel_id;
+    const long long ticket = c.ticket_id;
+    const long long create_time = c.create_time;
+    const long long change_time = c.change_time;
+    long long id = 0;
+    sql_ << "INSERT INTO chat (status, requester_id, requester_name, requester_type, target_type, chat_channel_id, "
+            "ticket_id, create_time, change_time) VALUES (:s, :ri, :rn, :rt, :tt, :ch, :tk, :ct, :mt) RETURNING id",
+        soci::use(status), soci::use(c.requester_id), soci::use(c.requester_name), soci::use(requester_type),
+        soci::use(target_type), soci::use(channel), soci::use(ticket), soci::use(create_time), soci::use(change_time),
+        soci::into(id);
+    return static_cast<model::ChatId>(id);
+  });
+}
+
+void SociStore::update_chat(const model::Chat& c) {
+  guarded("updating a chat", [&] {
+    const std::string status(model::to_string(c.status));
+    const std::string requester_type(model::to_string(c.requester_type));
+    const std::string target_type(model::to_string(c.target_type));
+    const long long channel = c.channel_id;
+    const long long ticket = c.ticket_id;
+    const long long change_time = c.change_time;
+    const long long id = c.id;
+    sql_ << "UPDATE chat SET status = :s, requester_id = :ri, requester_name = :rn, requester_type = :rt, "
+            "target_type = :tt, chat_channel_id = :ch, ticket_id = :tk, change_time = :mt WHERE id = :id",
+        soci::use(status), soci::use(c.requester_id), soci::use(c.requester_name), soci::use(requester_type),
+        soci::use(target_type), soci::use(channel), soci::use(ticket), soci::use(change_time), soci::use(id);
+  });
+}
+
+std::vector<model::Chat> SociStore::query_chats(const std::string& where, const std::vector<std::string>& texts,
+                                                const std::vector<long long>& ints, std::size_t limit) {
+  return guarded("reading chats", [&] {
+    std::vector<model::Chat> out;
+    model::Chat c;
+    long long id = 0;
+    std::string status;
+    std::string requester_type;
+    std::string target_type;
+    long long channel = 0;
+    long long ticket = 0;
+    long long create_time = 0;
+    long long change_time = 0;
+    soci::statement st(sql_);
+    st.exchange(soci::into(id));
+    st.exchange(soci::into(status));
+    st.exchange(soci::into(c.requester_id));
+    st.exchange(soci::into(c.requester_name));
+    st.exchange(soci::into(requester_type));
+    st.exchange(soci::into(target_type));
+    st.exchange(soci::into(channel));
+    st.exchange(soci::into(c.channel_name));
+    st.exchange(soci::into(ticket));
+    st.exchange(soci::into(create_time));
+    st.exchange(soci::into(change_time));
+    bind_params(st, texts, ints);
+    st.alloc();
+    st.prepare("SELECT c.id, c.status, c.requester_id, c.requester_name, c.requester_type, c.target_type, "
+               "c.chat_channel_id, ch.name, c.ticket_id, c.create_time, c.change_time FROM chat c "
+               "JOIN chat_channel ch ON ch.id = c.chat_channel_id " +
+               where + " ORDER BY c.id" + (limit ? " LIMIT " + std::to_string(limit) : std::string()));
+    st.define_and_bind();
+    st.execute();
+    while (st.fetch()) {
+      c.id = id;
+      c.status = model::parse_chat_status(status).value_or(model::ChatStatus::request);
+      c.requester_type = chatter_type_of(requester_type);
+      c.target_type = chatter_type_of(target_type);
+      c.channel_id = channel;
+      c.ticket_id = ticket;
+      c.create_time = create_time;
+      c.change_time = change_time;
+      out.push_back(c);
+    }
+    return out;
+  });
+}
+
+std::optional<model::Chat> SociStore::find_chat(model::ChatId id) {
+  Where w;
+  w.add("c.id = " + w.integer(id));
+  auto rows = query_chats(w.sql, w.texts, w.ints, 0);
+  if (rows.empty()) return std::nullopt;
+  return rows.front();
+}
+
+std::vector<model::Chat> SociStore::list_chats(const ChatFilter& f) {
+  Where w;
+  if (f.status) w.add("c.status = " + w.text(std::string(model::to_string(*f.status))));
+  if (!f.requester_types.empty()) {
+    std::string list;
+    for (const auto t : f.requester_types) list += (list.empty() ? "" : ", ") + w.text(std::string(model::to_string(t)));
+    w.add("c.requester_type IN (" + list + ")");
+  }
+  if (f.target_type) w.add("c.target_type = " + w.text(std::string(model::to_string(*f.target_type))));
+  if (!f.channel_ids.empty()) {
+    std::vector<long long> ids(f.channel_ids.begin(), f.channel_ids.end());
+    w.add("c.chat_channel_id IN (" + in_list(w, ids) + ")");
+  }
+  if (f.changed_before) w.add("c.change_time < " + w.integer(*f.changed_before));
+  if (f.chatter_id && f.chatter_type) {
+    std::string sub = "SELECT p.chat_id FROM chat_participant p WHERE p.chatter_type = " +
+                      w.text(std::string(model::to_string(*f.chatter_type))) + " AND p.chatter_id = " +
+                      w.text(*f.chatter_id);
+    if (f.chatter_active) sub += " AND p.chatter_active = " + w.integer(static_cast<int>(*f.chatter_active));
+    if (f.invitation_pending) sub += " AND p.invitation = 1 AND p.chatter_active = 0";
+    w.add("c.id IN (" + sub + ")");
+  }
+  return query_chats(w.sql, w.texts, w.ints, f.limit);
+}
+
+bool SociStore::delete_chat(model::ChatId id) {
+  return guarded("deleting a chat", [&] {
+    const long long cid = id;
+    // Children first: the schema cascades too, but explicit deletes keep PostgreSQL and SQLite
+    // (whose foreign_keys pragma a foreign tool may have off) alike.
+    sql_ << "DELETE FROM chat_flag WHERE chat_id = :id", soci::use(cid);
+    sql_ << "DELETE FROM chat_invite WHERE chat_id = :id", soci::use(cid);
+    sql_ << "DELETE FROM chat_message WHERE chat_id = :id", soci::use(cid);
+    sql_ << "DELETE FROM chat_participant WHERE chat_id = :id", soci::use(cid);
+    soci::statement st = (sql_.prepare << "DELETE FROM chat WHERE id = :id", soci::use(cid));
+    st.execute(true);
+    return st.get_affected_rows() > 0;
+  });
+}
+
+model::ParticipantId SociStore::insert_participant(const model::Participant& p) {
+  return guarded("adding a participant", [&] {
+    const long long chat = p.chat_id;
+    const std::string type(model::to_string(p.chatter_type));
+    const int active = static_cast<int>(p.active);
+    const int invitation = p.invitation ? 1 : 0;
+    const int monitoring = static_cast<int>(p.monitoring);
+    const std::string permission(model::to_string(p.permission));
+    const long long create_time = p.create_time;
+    long long id = 0;
+    sql_ << "INSERT INTO chat_participant (chat_id, chatter_id, chatter_name, chatter_type, chatter_active, invitation, "
+            "monitoring, permission_level, create_time) VALUES (:c, :i, :n, :t, :a, :inv, :m, :p, :ct) RETURNING id",
+        soci::use(chat), soci::use(p.chatter_id), soci::use(p.chatter_name), soci::use(type), soci::use(active),
+        soci::use(invitation), soci::use(monitoring), soci::use(permission), soci::use(create_time), soci::into(id);
+    return static_cast<model::ParticipantId>(id);
+  });
+}
+
+void SociStore::update_participant(const model::Participant& p) {
+  guarded("updating a participant", [&] {
+    const int active = static_cast<int>(p.active);
+    const int invitation = p.invitation ? 1 : 0;
+    const int monitoring = static_cast<int>(p.monitoring);
+    const std::string permission(model::to_string(p.permission));
+    const long long id = p.id;
+    sql_ << "UPDATE chat_participant SET chatter_name = :n, chatter_active = :a, invitation = :inv, monitoring = :m, "
+            "permission_level = :p WHERE id = :id",
+        soci::use(p.chatter_name), soci::use(active), soci::use(invitation), soci::use(monitoring),
+        soci::use(permission), soci::use(id);
+  });
+}
+
+std::vector<model::Participant> SociStore::query_participants(const std::string& where,
+                                                              const std::vector<std::string>& texts,
+                                                              const std::vector<long long>& ints) {
+  return guarded("reading participants", [&] {
+    std::vector<model::Participant> out;
+    model::Participant p;
+    long long id = 0;
+    long long chat = 0;
+    std::string type;
+    int active = 0;
+    int invitation = 0;
+    int monitoring = 0;
+    std::string permission;
+    long long create_time = 0;
+    soci::statement st(sql_);
+    st.exchange(soci::into(id));
+    st.exchange(soci::into(chat));
+    st.exchange(soci::into(p.chatter_id));
+    st.exchange(soci::into(p.chatter_name));
+    st.exchange(soci::into(type));
+    st.exchange(soci::into(active));
+    st.exchange(soci::into(invitation));
+    st.exchange(soci::into(monitoring));
+    st.exchange(soci::into(permission));
+    st.exchange(soci::into(create_time));
+    bind_params(st, texts, ints);
+    st.alloc();
+    st.prepare("SELECT id, chat_id, chatter_id, chatter_name, chatter_type, chatter_active, invitation, monitoring, "
+               "permission_level, create_time FROM chat_participant " +
+               where + " ORDER BY id");
+    st.define_and_bind();
+    st.execute();
+    while (st.fetch()) {
+      p.id = id;
+      p.chat_id = chat;
+      p.chatter_type = chatter_type_of(type);
+      p.active = static_cast<model::ChatterActive>(active);
+      p.invitation = invitation != 0;
+      p.monitoring = static_cast<model::Monitoring>(monitoring);
+      p.permission = model::parse_permission_level(permission).value_or(model::PermissionLevel::none);
+      p.create_time = create_time;
+      out.push_back(p);
+    }
+    return out;
+  });
+}
+
+std::optional<model::Participant> SociStore::find_participant(model::ChatId chat, model::ChatterType type,
+                                                              std::string_view chatter_id) {
+  Where w;
+  w.add("chat_id = " + w.integer(chat));
+  w.add("chatter_type = " + w.text(std::string(model::to_string(type))));
+  w.add("chatter_id = " + w.text(std::string(chatter_id)));
+  auto rows = query_participants(w.sql, w.texts, w.ints);
+  if (rows.empty()) return std::nullopt;
+  return rows.front();
+}
+
+std::vector<model::Participant> SociStore::list_participants(model::ChatId chat) {
+  Where w;
+  w.add("chat_id = " + w.integer(chat));
+  return query_participants(w.sql, w.texts, w.ints);
+}
+
+std::size_t SociStore::delete_participants(model::ChatId chat) {
+  return guarded("removing participants", [&] {
+    const long long cid = chat;
+    sql_ << "DELETE FROM chat_message WHERE chat_id = :id", soci::use(cid);
+    soci::statement st = (sql_.prepare << "DELETE FROM chat_participant WHERE chat_id = :id", soci::use(cid));
+    st.execute(true);
+    return static_cast<std::size_t>(st.get_affected_rows());
+  });
+}
+
+model::MessageId SociStore::insert_message(const model::Message& m) {
+  return guarded("adding a message", [&] {
+    const long long chat = m.chat_id;
+    const long long participant = m.participant_id;
+    const int system = m.system_generated ? 1 : 0;
+    const int internal = static_cast<int>(m.audience);
+    const long long create_time = m.create_time;
+    long long id = 0;
+    sql_ << "INSERT INTO chat_message (chat_id, chat_participant_id, message_text, system_generated, internal, "
+            "create_time) VALUES (:c, :p, :t, :s, :i, :ct) RETURNING id",
+        soci::use(chat), soci::use(participant), soci::use(m.text), soci::use(system), soci::use(internal),
+        soci::use(create_time), soci::into(id);
+    return static_cast<model::MessageId>(id);
+  });
+}
+
+namespace {
+
+constexpr const char* kMessageColumns =
+    "SELECT m.id, m.chat_id, m.chat_participant_id, p.chatter_id, p.chatter_name, p.chatter_type, m.message_text, "
+    "m.system_generated, m.internal, m.create_time FROM chat_message m "
+    "JOIN chat_participant p ON p.id = m.chat_participant_id ";
+
+}  // namespace
+
+std::vector<model::Message> SociStore::list_messages(const MessageFilter& f) {
+  Where w;
+  w.add("m.chat_id = " + w.integer(f.chat_id));
+  if (f.after) w.add("m.id > " + w.integer(*f.after));
+  if (f.exclude_internal) w.add("m.internal <> 1");
+  if (f.exclude_customer) w.add("m.internal <> 2");
+  if (f.text_only) w.add("m.system_generated = 0");
+  std::string order = " ORDER BY m.id";
+  if (f.first) order += " LIMIT 1";
+  if (f.last) order = " ORDER BY m.id DESC LIMIT 1";
+  return guarded("reading messages", [&] {
+    std::vector<model::Message> out;
+    model::Message m;
+    long long id = 0;
+    long long chat = 0;
+    long long participant = 0;
+    std::string type;
+    int system = 0;
+    int internal = 0;
+    long long create_time = 0;
+    soci::statement st(sql_);
+    st.exchange(soci::into(id));
+    st.exchange(soci::into(chat));
+    st.exchange(soci::into(participant));
+    st.exchange(soci::into(m.chatter_id));
+    st.exchange(soci::into(m.chatter_name));
+    st.exchange(soci::into(type));
+    st.exchange(soci::into(m.text));
+    st.exchange(soci::into(system));
+    st.exchange(soci::into(internal));
+    st.exchange(soci::into(create_time));
+    bind_params(st, w.texts, w.ints);
+    st.alloc();
+    st.prepare(kMessageColumns + w.sql + order);
+    st.define_and_bind();
+    st.execute();
+    while (st.fetch()) {
+      m.id = id;
+      m.chat_id = chat;
+      m.participant_id = participant;
+      m.chatter_type = chatter_type_of(type);
+      m.system_generated = system != 0;
+      m.audience = static_cast<model::Audience>(internal);
+      m.create_time = create_time;
+      out.push_back(m);
+    }
+    return out;
+  });
+}
+
+std::optional<model::Message> SociStore::find_message(model::MessageId id) {
+  auto rows = guarded("reading a message", [&] {
+    long long chat = 0;
+    soci::indicator ind = soci::i_null;
+    const long long mid = id;
+    sql_ << "SELECT chat_id FROM chat_message WHERE id = :id", soci::use(mid), soci::into(chat, ind);
+    std::vector<model::Message> out;
+    if (!sql_.got_data() || ind != soci::i_ok) return out;
+    MessageFilter f;
+    f.chat_id = chat;
+    f.after = id - 1;
+    f.first = true;
+    return list_messages(f);
+  });
+  if (rows.empty() || rows.front().id != id) return std::nullopt;
+  return rows.front();
+}
+
+void SociStore::set_flag(const model::Flag& f) {
+  guarded("setting a flag", [&] {
+    const long long chat = f.chat_id;
+    const long long create_time = f.create_time;
+    sql_ << "INSERT INTO chat_flag (chat_id, flag_key, flag_value, create_by, create_time) VALUES (:c, :k, :v, :u, :t) "
+            "ON CONFLICT (chat_id, flag_key, create_by) DO UPDATE SET flag_value = excluded.flag_value, "
+            "create_time = excluded.create_time",
+        soci::use(chat), soci::use(f.key), soci::use(f.value), soci::use(f.user), soci::use(create_time);
+  });
+}
+
+std::size_t SociStore::delete_flags(model::ChatId chat, std::string_view key, const std::optional<std::string>& user) {
+  return guarded("deleting flags", [&] {
+    Where w;
+    w.add("chat_id = " + w.integer(chat));
+    w.add("flag_key = " + w.text(std::string(key)));
+    if (user) w.add("create_by = " + w.text(*user));
+    soci::statement st(sql_);
+    bind_params(st, w.texts, w.ints);
+    st.alloc();
+    st.prepare("DELETE FROM chat_flag " + w.sql);
+    st.define_and_bind();
+    st.execute(true);
+    return static_cast<std::size_t>(st.get_affected_rows());
+  });
+}
+
+std::vector<model::Flag> SociStore::list_flags(const FlagFilter& f) {
+  Where w;
+  if (f.chat_id) w.add("chat_id = " + w.integer(*f.chat_id));
+  if (f.key) w.add("flag_key = " + w.text(*f.key));
+  if (f.key_not) w.add("flag_key <> " + w.text(*f.key_not));
+  if (f.user) w.add("create_by = " + w.text(*f.user));
+  if (f.value) w.add("flag_value = " + w.text(*f.value));
+  if (f.value_not) w.add("flag_value <> " + w.text(*f.value_not));
+  std::string tail = " ORDER BY chat_id, flag_key, create_by";
+  if (f.limit) tail += " LIMIT " + std::to_string(f.limit) + " OFFSET " + std::to_string(f.offset);
+  return guarded("reading flags", [&] {
+    std::vector<model::Flag> out;
+    model::Flag flag;
+    long long chat = 0;
+    long long create_time = 0;
+    soci::statement st(sql_);
+    st.exchange(soci::into(chat));
+    st.exchange(soci::into(flag.key));
+    st.exchange(soci::into(flag.value));
+    st.exchange(soci::into(flag.user));
+    st.exchange(soci::into(create_time));
+    bind_params(st, w.texts, w.ints);
+    st.alloc();
+    st.prepare("SELECT chat_id, flag_key, flag_value, create_by, create_time FROM chat_flag " + w.sql + tail);
+    st.define_and_bind();
+    st.execute();
+    while (st.fetch()) {
+      flag.chat_id = chat;
+      flag.create_time = create_time;
+      out.push_back(flag);
+    }
+    return out;
   });
 }
 

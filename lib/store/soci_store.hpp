@@ -38,6 +38,37 @@ class SociStore final : public Store {
   model::ChannelId insert_channel(const model::Channel& channel) override;
   void update_channel(const model::Channel& channel) override;
 
+  std::vector<model::Agent> list_agents(const AgentFilter& filter) override;
+  std::optional<model::Agent> find_agent(std::string_view login) override;
+  model::AgentId insert_agent(const model::Agent& agent) override;
+  void update_agent(const model::Agent& agent) override;
+
+  std::vector<model::Customer> list_customers(const CustomerFilter& filter) override;
+  std::optional<model::Customer> find_customer(std::string_view id) override;
+  void insert_customer(const model::Customer& customer) override;
+  void update_customer(const model::Customer& customer) override;
+
+  model::ChatId insert_chat(const model::Chat& chat) override;
+  void update_chat(const model::Chat& chat) override;
+  std::optional<model::Chat> find_chat(model::ChatId id) override;
+  std::vector<model::Chat> list_chats(const ChatFilter& filter) override;
+  bool delete_chat(model::ChatId id) override;
+
+  model::ParticipantId insert_participant(const model::Participant& participant) override;
+  void update_participant(const model::Participant& participant) override;
+  std::optional<model::Participant> find_participant(model::ChatId chat, model::ChatterType type,
+                                                     std::string_view chatter_id) override;
+  std::vector<model::Participant> list_participants(model::ChatId chat) override;
+  std::size_t delete_participants(model::ChatId chat) override;
+
+  model::MessageId insert_message(const model::Message& message) override;
+  std::optional<model::Message> find_message(model::MessageId id) override;
+  std::vector<model::Message> list_messages(const MessageFilter& filter) override;
+
+  void set_flag(const model::Flag& flag) override;
+  std::size_t delete_flags(model::ChatId chat, std::string_view key, const std::optional<std::string>& user) override;
+  std::vector<model::Flag> list_flags(const FlagFilter& filter) override;
+
   std::int64_t append_event(const EventRecord& event) override;
   std::vector<EventRecord> list_events(const EventFilter& filter) override;
   std::int64_t last_event_seq() override;
@@ -46,6 +77,15 @@ class SociStore final : public Store {
   std::vector<model::Channel> query_channels(const std::string& where, const std::string& text_param,
                                              long long id_param);
   void ensure_migrations_table();
+  std::vector<model::Agent> query_agents(const std::string& where, const std::vector<std::string>& text_params,
+                                         const std::vector<long long>& int_params);
+  void write_agent_sets(const model::Agent& agent);
+  std::vector<model::Chat> query_chats(const std::string& where, const std::vector<std::string>& texts,
+                                       const std::vector<long long>& ints, std::size_t limit);
+  std::vector<model::Participant> query_participants(const std::string& where, const std::vector<std::string>& texts,
+                                                     const std::vector<long long>& ints);
+  std::vector<model::Customer> query_customers(const std::string& where, const std::vector<std::string>& text_params,
+                                               const std::vector<long long>& int_params);
 
   Backend backend_;
   std::string display_address_;

@@ -9,6 +9,8 @@
 
 #include "core/clock.hpp"
 #include "model/channel.hpp"
+#include "model/chat.hpp"
+#include "model/people.hpp"
 
 namespace chatctl::store {
 
@@ -37,6 +39,56 @@ struct EventRecord {
   std::optional<std::int64_t> chat_id{};
   std::optional<std::int64_t> channel_id{};
   std::string payload{"{}"};  // a JSON object
+};
+
+struct AgentFilter {
+  std::optional<std::string> group{};           // member of this group
+  std::optional<core::Micros> seen_since{};     // last_seen >= this
+  std::optional<model::AgentAvailability> min_availability{};
+};
+
+struct CustomerFilter {
+  std::optional<model::CustomerKind> kind{};
+  std::optional<core::Micros> seen_since{};
+  std::optional<model::CustomerAvailability> min_availability{};
+};
+
+// ChatList's filters; unset members do not filter.
+struct ChatFilter {
+  std::optional<model::ChatStatus> status{};
+  std::vector<model::ChatterType> requester_types{};
+  std::optional<model::ChatterType> target_type{};
+  std::vector<model::ChannelId> channel_ids{};
+  std::optional<core::Micros> changed_before{};  // Outdated: change_time < this
+  // Chats with this participant (ChatterID and ChatterType together), optionally only with that
+  // participant active (1) or not yet (0), or with an invitation pending.
+  std::optional<std::string> chatter_id{};
+  std::optional<model::ChatterType> chatter_type{};
+  std::optional<model::ChatterActive> chatter_active{};
+  bool invitation_pending{false};
+  std::size_t limit{0};  // 0: no limit
+};
+
+struct MessageFilter {
+  model::ChatId chat_id{0};
+  std::optional<model::MessageId> after{};  // LastKnownChatMessageID
+  bool exclude_internal{false};             // hide audience == agents
+  bool exclude_customer{false};             // hide audience == customer
+  bool text_only{false};                    // skip system-generated messages
+  bool first{false};                        // only the first matching message
+  bool last{false};                         // only the last matching message
+};
+
+// ChatFlagGet: at least one member must be set (the engine checks).
+struct FlagFilter {
+  std::optional<model::ChatId> chat_id{};
+  std::optional<std::string> key{};
+  std::optional<std::string> key_not{};
+  std::optional<std::string> user{};
+  std::optional<std::string> value{};
+  std::optional<std::string> value_not{};
+  std::size_t limit{0};   // 0: no limit
+  std::size_t offset{0};  // for paging
 };
 
 // Which events to read: seq > after, oldest first, at most limit, optionally of one type, chat or
@@ -98,6 +150,52 @@ class Store {
   virtual model::ChannelId insert_channel(const model::Channel& channel) = 0;
   // Writes every field of `channel` to the row with its id.
   virtual void update_channel(const model::Channel& channel) = 0;
+
+  // Agents, ordered by login, with their groups and chosen channels.
+  virtual std::vector<model::Agent> list_agents(const AgentFilter& filter) = 0;
+  virtual std::optional<model::Agent> find_agent(std::string_view login) = 0;
+  // Returns the new id. A duplicate login throws Error(data).
+  virtual model::AgentId insert_agent(const model::Agent& agent) = 0;
+  // Writes every field of the agent with agent.id, replacing its groups and channels.
+  virtual void update_agent(const model::Agent& agent) = 0;
+
+  // Customers, ordered by id.
+  virtual std::vector<model::Customer> list_customers(const CustomerFilter& filter) = 0;
+  virtual std::optional<model::Customer> find_customer(std::string_view id) = 0;
+  // A duplicate id throws Error(data).
+  virtual void insert_customer(const model::Customer& customer) = 0;
+  virtual void update_customer(const model::Customer& customer) = 0;
+
+  // Chats. Reads fill channel_name.
+  virtual model::ChatId insert_chat(const model::Chat& chat) = 0;
+  virtual void update_chat(const model::Chat& chat) = 0;
+  virtual std::optional<model::Chat> find_chat(model::ChatId id) = 0;
+  // Ordered by id.
+  virtual std::vector<model::Chat> list_chats(const ChatFilter& filter) = 0;
+  // Deletes the chat and everything that belongs to it; false when there was no such chat.
+  virtual bool delete_chat(model::ChatId id) = 0;
+
+  // Participants, unique per (chat, chatter type, chatter id).
+  virtual model::ParticipantId insert_participant(const model::Participant& participant) = 0;
+  virtual void update_participant(const model::Participant& participant) = 0;
+  virtual std::optional<model::Participant> find_participant(model::ChatId chat, model::ChatterType type,
+                                                             std::string_view chatter_id) = 0;
+  // Ordered by id.
+  virtual std::vector<model::Participant> list_participants(model::ChatId chat) = 0;
+  // Removes every participant (and their messages) of a chat; returns how many.
+  virtual std::size_t delete_participants(model::ChatId chat) = 0;
+
+  virtual model::MessageId insert_message(const model::Message& message) = 0;
+  virtual std::optional<model::Message> find_message(model::MessageId id) = 0;
+  // Ordered by id; reads fill the chatter fields from the participant.
+  virtual std::vector<model::Message> list_messages(const MessageFilter& filter) = 0;
+
+  // Sets a flag, replacing the (chat, key, user) one.
+  virtual void set_flag(const model::Flag& flag) = 0;
+  // Deletes the key's flags of a chat, for one user or (user unset) all; returns how many.
+  virtual std::size_t delete_flags(model::ChatId chat, std::string_view key, const std::optional<std::string>& user) = 0;
+  // Ordered by chat, key, user.
+  virtual std::vector<model::Flag> list_flags(const FlagFilter& filter) = 0;
 
   // Appends to the event log; returns the sequence number. Must run inside a write transaction,
   // which it serialises with every other appender so readers never see a gap fill in later.

@@ -42,6 +42,47 @@ class FaultyStore final : public store::Store {
     return maybe_fail("insert_channel"), inner_.insert_channel(c);
   }
   void update_channel(const model::Channel& c) override { maybe_fail("update_channel"), inner_.update_channel(c); }
+  std::vector<model::Agent> list_agents(const store::AgentFilter& f) override { return inner_.list_agents(f); }
+  std::optional<model::Agent> find_agent(std::string_view login) override { return inner_.find_agent(login); }
+  model::AgentId insert_agent(const model::Agent& a) override { return maybe_fail("insert_agent"), inner_.insert_agent(a); }
+  void update_agent(const model::Agent& a) override { maybe_fail("update_agent"), inner_.update_agent(a); }
+  std::vector<model::Customer> list_customers(const store::CustomerFilter& f) override {
+    return inner_.list_customers(f);
+  }
+  std::optional<model::Customer> find_customer(std::string_view id) override { return inner_.find_customer(id); }
+  void insert_customer(const model::Customer& c) override { maybe_fail("insert_customer"), inner_.insert_customer(c); }
+  void update_customer(const model::Customer& c) override { maybe_fail("update_customer"), inner_.update_customer(c); }
+  model::ChatId insert_chat(const model::Chat& c) override { return maybe_fail("insert_chat"), inner_.insert_chat(c); }
+  void update_chat(const model::Chat& c) override { maybe_fail("update_chat"), inner_.update_chat(c); }
+  std::optional<model::Chat> find_chat(model::ChatId id) override { return inner_.find_chat(id); }
+  std::vector<model::Chat> list_chats(const store::ChatFilter& f) override { return inner_.list_chats(f); }
+  bool delete_chat(model::ChatId id) override { return maybe_fail("delete_chat"), inner_.delete_chat(id); }
+  model::ParticipantId insert_participant(const model::Participant& p) override {
+    return maybe_fail("insert_participant"), inner_.insert_participant(p);
+  }
+  void update_participant(const model::Participant& p) override {
+    maybe_fail("update_participant"), inner_.update_participant(p);
+  }
+  std::optional<model::Participant> find_participant(model::ChatId chat, model::ChatterType type,
+                                                     std::string_view id) override {
+    return inner_.find_participant(chat, type, id);
+  }
+  std::vector<model::Participant> list_participants(model::ChatId chat) override {
+    return inner_.list_participants(chat);
+  }
+  std::size_t delete_participants(model::ChatId chat) override {
+    return maybe_fail("delete_participants"), inner_.delete_participants(chat);
+  }
+  model::MessageId insert_message(const model::Message& m) override {
+    return maybe_fail("insert_message"), inner_.insert_message(m);
+  }
+  std::optional<model::Message> find_message(model::MessageId id) override { return inner_.find_message(id); }
+  std::vector<model::Message> list_messages(const store::MessageFilter& f) override { return inner_.list_messages(f); }
+  void set_flag(const model::Flag& f) override { maybe_fail("set_flag"), inner_.set_flag(f); }
+  std::size_t delete_flags(model::ChatId chat, std::string_view key, const std::optional<std::string>& user) override {
+    return maybe_fail("delete_flags"), inner_.delete_flags(chat, key, user);
+  }
+  std::vector<model::Flag> list_flags(const store::FlagFilter& f) override { return inner_.list_flags(f); }
   std::int64_t append_event(const store::EventRecord& e) override {
     return maybe_fail("append_event"), inner_.append_event(e);
   }

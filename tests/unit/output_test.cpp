@@ -136,9 +136,10 @@ TEST_CASE("output: table cells", "[output][table]") {
         list(OutputFormat::table, {Record{{"a", "two\nlines"}, {"b", "tab\there\r"}}}, columns, true);
     CHECK(text == "two lines  tab here \n");
   }
-  SECTION("nested values are shown as JSON") {
+  SECTION("arrays of scalars are joined with commas; other nested values are shown as JSON") {
     CHECK(list(OutputFormat::table, {Record{{"a", {1, 2}}, {"b", {{"k", "v"}}}}}, columns, true) ==
-          "[1,2]  {\"k\":\"v\"}\n");
+          "1,2  {\"k\":\"v\"}\n");
+    CHECK(list(OutputFormat::table, {Record{{"a", {{1}, 2}}, {"b", "x"}}}, columns, true) == "[[1],2]  x\n");
   }
 }
 

@@ -1,0 +1,86 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/clock.hpp"
+#include "model/channel.hpp"
+
+namespace chatctl::model {
+
+enum class ChatStatus { request, active, closed };
+// Who chats: agents are "User" in the engine's vocabulary.
+enum class ChatterType { user, customer, public_user };
+enum class PermissionLevel { none, owner, participant, observer };
+// chatter_active: -1 left or declined, 0 invited or not yet accepted, 1 active.
+enum class ChatterActive : int { left = -1, inactive = 0, active = 1 };
+// What a monitoring agent is notified of: 0 nothing, 1 customer activity, 2 all activity.
+enum class Monitoring : int { none = 0, customer = 1, all = 2 };
+// Who sees a message: 0 everyone, 1 agents only (internal), 2 the customer only.
+enum class Audience : int { everyone = 0, agents = 1, customer = 2 };
+
+std::string_view to_string(ChatStatus s);
+std::string_view to_string(ChatterType t);       // User, Customer, Public
+std::string_view to_string(PermissionLevel p);   // "", Owner, Participant, Observer
+std::string_view to_string(Audience a);          // everyone, agents, customer
+std::optional<ChatStatus> parse_chat_status(std::string_view s);
+std::optional<ChatterType> parse_chatter_type(std::string_view s);  // also user, customer, public
+std::optional<PermissionLevel> parse_permission_level(std::string_view s);
+
+using ChatId = std::int64_t;
+using ParticipantId = std::int64_t;
+using MessageId = std::int64_t;
+
+struct Chat {
+  ChatId id{0};
+  ChatStatus status{ChatStatus::request};
+  std::string requester_id;
+  std::string requester_name;
+  ChatterType requester_type{ChatterType::customer};
+  ChatterType target_type{ChatterType::user};
+  ChannelId channel_id{0};
+  std::string channel_name{};  // filled by reads
+  std::int64_t ticket_id{0};
+  core::Micros create_time{0};
+  core::Micros change_time{0};
+};
+
+struct Participant {
+  ParticipantId id{0};
+  ChatId chat_id{0};
+  std::string chatter_id;
+  std::string chatter_name;
+  ChatterType chatter_type{ChatterType::user};
+  ChatterActive active{ChatterActive::inactive};
+  bool invitation{false};
+  Monitoring monitoring{Monitoring::none};
+  PermissionLevel permission{PermissionLevel::none};
+  core::Micros create_time{0};
+};
+
+struct Message {
+  MessageId id{0};
+  ChatId chat_id{0};
+  ParticipantId participant_id{0};
+  std::string chatter_id{};    // filled by reads
+  std::string chatter_name{};  // filled by reads
+  ChatterType chatter_type{ChatterType::user};
+  std::string text;
+  bool system_generated{false};
+  Audience audience{Audience::everyone};
+  core::Micros create_time{0};
+};
+
+struct Flag {
+  ChatId chat_id{0};
+  std::string key;
+  std::string value;
+  std::string user;  // whose flag it is (create_by)
+  core::Micros create_time{0};
+};
+
+inline constexpr std::size_t kMaxMessageLength = 3800;  // characters, not bytes
+
+}  // namespace chatctl::model

@@ -1,0 +1,62 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "model/channel.hpp"
+
+namespace chatctl::model {
+
+// Agent chat availability as the engine numbers it.
+enum class AgentAvailability : int { offline = 0, unavailable = 1, away = 2, online = 3 };
+// Customer chat availability: there is no "unavailable" for customers.
+enum class CustomerAvailability : int { offline = 0, away = 2, online = 3 };
+enum class CustomerKind { customer, public_user };
+
+std::string_view to_string(AgentAvailability a);
+std::string_view to_string(CustomerAvailability a);
+std::string_view to_string(CustomerKind k);
+// Names (offline, unavailable, away, online) or the numbers 0..3.
+std::optional<AgentAvailability> parse_agent_availability(std::string_view s);
+// Names (offline, away, online) or the numbers 0, 2, 3.
+std::optional<CustomerAvailability> parse_customer_availability(std::string_view s);
+std::optional<CustomerKind> parse_customer_kind(std::string_view s);
+
+using AgentId = std::int64_t;
+
+// An agent: a user of the chat engine with a login. Its groups decide which channels' chats it
+// may receive; `channels` are the ones it chose (none chosen: every channel it may receive).
+struct Agent {
+  AgentId id{0};
+  std::string login;  // unique, 1..200 characters, no whitespace
+  std::string name;   // shown in chats
+  std::string email;
+  std::vector<std::string> groups{};  // sorted, unique
+  std::vector<ChannelId> channels{};  // sorted, unique
+  AgentAvailability availability{AgentAvailability::offline};
+  core::Micros last_seen{0};  // 0: never
+  core::Micros create_time{0};
+  core::Micros change_time{0};
+};
+
+// A customer of the RTM API: a customer user (logged in) or a public (anonymous) user.
+struct Customer {
+  std::string id;  // RTM customer id, a UUID unless given
+  std::string name;
+  std::string email;
+  CustomerKind kind{CustomerKind::customer};
+  CustomerAvailability availability{CustomerAvailability::offline};
+  core::Micros last_seen{0};
+  core::Micros create_time{0};
+  core::Micros change_time{0};
+};
+
+inline constexpr std::size_t kMaxLoginLength = 200;
+inline constexpr std::size_t kMaxPersonNameLength = 200;
+inline constexpr std::size_t kMaxEmailLength = 254;
+
+}  // namespace chatctl::model
