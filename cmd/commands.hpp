@@ -10,6 +10,10 @@ using cli::Context;
 using cli::Needs;
 
 void register_channel(CLI::App& app, Context& ctx);
+void register_chat(CLI::App& app, Context& ctx);
+void register_participant(CLI::App& app, Context& ctx);
+void register_message(CLI::App& app, Context& ctx);
+void register_flag(CLI::App& app, Context& ctx);
 void register_agent(CLI::App& app, Context& ctx);
 void register_customer(CLI::App& app, Context& ctx);
 void register_db(CLI::App& app, Context& ctx);
@@ -28,6 +32,10 @@ struct CommandGroup {
 
 inline constexpr CommandGroup kCommandGroups[] = {
     {"channel", "Administer chat channels", register_channel, Needs::store},
+    {"chat", "Chats: requests, status, channels", register_chat, Needs::store},
+    {"participant", "Who takes part in a chat, and with which permission", register_participant, Needs::store},
+    {"message", "Messages of a chat", register_message, Needs::store},
+    {"flag", "Per-user flags on chats (seen, unseen)", register_flag, Needs::store},
     {"agent", "Administer agents and their availability", register_agent, Needs::store},
     {"customer", "Administer customers and their availability", register_customer, Needs::store},
     {"events", "Show and follow the event log", register_events, Needs::store},

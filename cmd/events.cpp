@@ -60,7 +60,9 @@ void register_events(CLI::App& app, Context& ctx) {
   list->callback([&ctx, lo] {
     std::vector<cli::Record> records;
     for (const auto& e : ctx.store().list_events(to_filter(*lo))) records.push_back(event_record(e));
-    cli::print_list(ctx.out(), ctx.print_options(), records, kColumns);
+    auto options = ctx.print_options();
+    options.name_key = "seq";
+    cli::print_list(ctx.out(), options, records, kColumns);
   });
 
   auto fo = std::make_shared<EventOptions>();
@@ -78,6 +80,7 @@ void register_events(CLI::App& app, Context& ctx) {
     auto options = ctx.print_options();
     if (options.format == cli::OutputFormat::json) options.format = cli::OutputFormat::jsonl;  // a stream
     options.no_headers = true;
+    options.name_key = "seq";
     engine::follow_events(
         store, filter, std::chrono::milliseconds(fo->interval_ms),
         [&](const store::EventRecord& e) {

@@ -2,16 +2,22 @@
 
 _chatctl_subcommands() {
   case "$1" in
-    "") echo "channel agent customer events db config completion version" ;;
+    "") echo "channel chat participant message flag agent customer events db config completion version" ;;
     "agent") echo "add list show update availability seen available" ;;
     "agent availability") echo "offline unavailable away online 0 1 2 3" ;;
     "channel") echo "add list show update deactivate activate delete apply diff" ;;
+    "chat") echo "add list show status move delete customer-id permission" ;;
+    "chat status") echo "request active closed" ;;
     "completion") echo "bash zsh fish json" ;;
     "config") echo "show" ;;
     "customer") echo "add list show update availability seen" ;;
     "customer availability") echo "offline away online 0 2 3" ;;
     "db") echo "migrate status" ;;
     "events") echo "list follow" ;;
+    "flag") echo "set delete get" ;;
+    "message") echo "add show list" ;;
+    "participant") echo "add update permission remove list check contributors customer-present number" ;;
+    "participant permission") echo "Participant Observer" ;;
   esac
 }
 
@@ -36,6 +42,15 @@ _chatctl_options() {
     "channel list") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --valid-only --customer-users --public-users" ;;
     "channel show") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
     "channel update") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --name --group --customer-users --no-customer-users --public-users --no-public-users --validity --comment --dry-run" ;;
+    "chat") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
+    "chat add") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --requester-id --requester-name --requester-type --target-type --channel --status --ticket --dry-run" ;;
+    "chat customer-id") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
+    "chat delete") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --yes --dry-run" ;;
+    "chat list") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --status --requester-type --target-type --channel --outdated --chatter-id --chatter-type --chatter-active --invitation-pending --mask-agent-name --limit" ;;
+    "chat move") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --dry-run" ;;
+    "chat permission") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
+    "chat show") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
+    "chat status") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --dry-run" ;;
     "completion") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
     "config") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
     "config show") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --origin" ;;
@@ -52,22 +67,49 @@ _chatctl_options() {
     "events") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
     "events follow") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --after --from-start --interval --type --chat --channel" ;;
     "events list") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --after --limit --type --chat --channel" ;;
+    "flag") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
+    "flag delete") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --user --all-users --dry-run" ;;
+    "flag get") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --chat --key --key-not --user --value --value-not --limit --offset" ;;
+    "flag set") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --user --dry-run" ;;
+    "message") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
+    "message add") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --from --type --internal --customer-only --system --dry-run" ;;
+    "message list") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --after --exclude-internal --exclude-customer --first --last --mask-agent-name" ;;
+    "message show") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
+    "participant") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
+    "participant add") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --type --name --permission --inactive --invitation --monitoring --dry-run" ;;
+    "participant check") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --type --include-inactive" ;;
+    "participant contributors") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
+    "participant customer-present") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --active" ;;
+    "participant list") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
+    "participant number") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
+    "participant permission") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --as --dry-run" ;;
+    "participant remove") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --type --all --yes --dry-run" ;;
+    "participant update") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --type --active --monitoring --permission --dry-run" ;;
     "version") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
   esac
 }
 
 _chatctl_takes_value() {
   case "$1" in
-    --add-group|--after|--channel|--chat|--comment|--config|--db|--email|--file|--group|--interval|--kind|--limit|--log-level|--login|--name|--output|--remove-group|--set|--type|--validity|-f|-o) return 0 ;;
+    --active|--add-group|--after|--as|--channel|--chat|--chatter-active|--chatter-id|--chatter-type|--comment|--config|--db|--email|--file|--from|--group|--interval|--key|--key-not|--kind|--limit|--log-level|--login|--monitoring|--name|--offset|--output|--permission|--remove-group|--requester-id|--requester-name|--requester-type|--set|--status|--target-type|--ticket|--type|--user|--validity|--value|--value-not|-f|-o) return 0 ;;
   esac
   return 1
 }
 
 _chatctl_choices() {
   case "$1" in
+    --active) echo "-1 0 1" ;;
+    --chatter-active) echo "0 1" ;;
+    --chatter-type) echo "User Customer Public user customer public" ;;
     --kind) echo "customer public" ;;
     --log-level) echo "trace debug info warn error off" ;;
+    --monitoring) echo "0 1 2" ;;
     --output) echo "table json jsonl yaml name" ;;
+    --permission) echo "Owner Participant Observer" ;;
+    --requester-type) echo "User Customer Public user customer public" ;;
+    --status) echo "request active closed" ;;
+    --target-type) echo "User Customer user customer" ;;
+    --type) echo "User Customer Public user customer public" ;;
     --validity) echo "valid invalid invalid-temporarily" ;;
     -o) echo "table json jsonl yaml name" ;;
   esac

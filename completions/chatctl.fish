@@ -4,6 +4,10 @@ function __chatctl_subcommands
   switch "$argv[1]"
     case ''
       echo channel
+      echo chat
+      echo participant
+      echo message
+      echo flag
       echo agent
       echo customer
       echo events
@@ -38,6 +42,19 @@ function __chatctl_subcommands
       echo delete
       echo apply
       echo diff
+    case 'chat'
+      echo add
+      echo list
+      echo show
+      echo status
+      echo move
+      echo delete
+      echo customer-id
+      echo permission
+    case 'chat status'
+      echo request
+      echo active
+      echo closed
     case 'completion'
       echo bash
       echo zsh
@@ -65,6 +82,27 @@ function __chatctl_subcommands
     case 'events'
       echo list
       echo follow
+    case 'flag'
+      echo set
+      echo delete
+      echo get
+    case 'message'
+      echo add
+      echo show
+      echo list
+    case 'participant'
+      echo add
+      echo update
+      echo permission
+      echo remove
+      echo list
+      echo check
+      echo contributors
+      echo customer-present
+      echo number
+    case 'participant permission'
+      echo Participant
+      echo Observer
   end
 end
 
@@ -415,6 +453,173 @@ function __chatctl_options
       echo -- --validity
       echo -- --comment
       echo -- --dry-run
+    case 'chat'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+    case 'chat add'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --requester-id
+      echo -- --requester-name
+      echo -- --requester-type
+      echo -- --target-type
+      echo -- --channel
+      echo -- --status
+      echo -- --ticket
+      echo -- --dry-run
+    case 'chat customer-id'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+    case 'chat delete'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --yes
+      echo -- --dry-run
+    case 'chat list'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --status
+      echo -- --requester-type
+      echo -- --target-type
+      echo -- --channel
+      echo -- --outdated
+      echo -- --chatter-id
+      echo -- --chatter-type
+      echo -- --chatter-active
+      echo -- --invitation-pending
+      echo -- --mask-agent-name
+      echo -- --limit
+    case 'chat move'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --dry-run
+    case 'chat permission'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+    case 'chat show'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+    case 'chat status'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --dry-run
     case 'completion'
       echo -- --help
       echo -- -h
@@ -695,6 +900,340 @@ function __chatctl_options
       echo -- --type
       echo -- --chat
       echo -- --channel
+    case 'flag'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+    case 'flag delete'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --user
+      echo -- --all-users
+      echo -- --dry-run
+    case 'flag get'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --chat
+      echo -- --key
+      echo -- --key-not
+      echo -- --user
+      echo -- --value
+      echo -- --value-not
+      echo -- --limit
+      echo -- --offset
+    case 'flag set'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --user
+      echo -- --dry-run
+    case 'message'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+    case 'message add'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --from
+      echo -- --type
+      echo -- --internal
+      echo -- --customer-only
+      echo -- --system
+      echo -- --dry-run
+    case 'message list'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --after
+      echo -- --exclude-internal
+      echo -- --exclude-customer
+      echo -- --first
+      echo -- --last
+      echo -- --mask-agent-name
+    case 'message show'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+    case 'participant'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+    case 'participant add'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --type
+      echo -- --name
+      echo -- --permission
+      echo -- --inactive
+      echo -- --invitation
+      echo -- --monitoring
+      echo -- --dry-run
+    case 'participant check'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --type
+      echo -- --include-inactive
+    case 'participant contributors'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+    case 'participant customer-present'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --active
+    case 'participant list'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+    case 'participant number'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+    case 'participant permission'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --as
+      echo -- --dry-run
+    case 'participant remove'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --type
+      echo -- --all
+      echo -- --yes
+      echo -- --dry-run
+    case 'participant update'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --type
+      echo -- --active
+      echo -- --monitoring
+      echo -- --permission
+      echo -- --dry-run
     case 'version'
       echo -- --help
       echo -- -h
@@ -716,6 +1255,20 @@ end
 
 function __chatctl_choices
   switch "$argv[1]"
+    case '--active'
+      echo -1
+      echo 0
+      echo 1
+    case '--chatter-active'
+      echo 0
+      echo 1
+    case '--chatter-type'
+      echo User
+      echo Customer
+      echo Public
+      echo user
+      echo customer
+      echo public
     case '--kind'
       echo customer
       echo public
@@ -726,12 +1279,43 @@ function __chatctl_choices
       echo warn
       echo error
       echo off
+    case '--monitoring'
+      echo 0
+      echo 1
+      echo 2
     case '--output'
       echo table
       echo json
       echo jsonl
       echo yaml
       echo name
+    case '--permission'
+      echo Owner
+      echo Participant
+      echo Observer
+    case '--requester-type'
+      echo User
+      echo Customer
+      echo Public
+      echo user
+      echo customer
+      echo public
+    case '--status'
+      echo request
+      echo active
+      echo closed
+    case '--target-type'
+      echo User
+      echo Customer
+      echo user
+      echo customer
+    case '--type'
+      echo User
+      echo Customer
+      echo Public
+      echo user
+      echo customer
+      echo public
     case '--validity'
       echo valid
       echo invalid
@@ -745,7 +1329,7 @@ function __chatctl_choices
   end
 end
 
-set -g __chatctl_valued --add-group --after --channel --chat --comment --config --db --email --file --group --interval --kind --limit --log-level --login --name --output --remove-group --set --type --validity -f -o
+set -g __chatctl_valued --active --add-group --after --as --channel --chat --chatter-active --chatter-id --chatter-type --comment --config --db --email --file --from --group --interval --key --key-not --kind --limit --log-level --login --monitoring --name --offset --output --permission --remove-group --requester-id --requester-name --requester-type --set --status --target-type --ticket --type --user --validity --value --value-not -f -o
 set -g __chatctl_files --config --file -f
 
 function __chatctl_complete

@@ -127,6 +127,7 @@ model::Chat ChatEngine::set_status(model::ChatId id, model::ChatStatus status, b
   store::WriteTransaction tx(store_);
   model::Chat c = require_chat(id);
   const auto before = c.status;
+  if (before == status) return c;  // nothing changes, nothing is logged
   c.status = status;
   if (dry_run) return c;
   touch(c);
@@ -272,6 +273,10 @@ model::Participant ChatEngine::set_agent_permission(model::ChatId id, std::strin
                                              " in chat " + std::to_string(id) + "; only its Owner may change permissions");
     }
   }
+  if (const auto target = store_.find_participant(id, ChatterType::user, agent);
+      target && target->permission == PermissionLevel::owner) {
+    throw Error(ErrorKind::data, "the Owner's permission cannot be changed");
+  }
   ParticipantChange change;
   change.permission = level;
   return update_participant(id, ChatterType::user, agent, change, dry_run);
@@ -361,7 +366,10 @@ std::string ChatEngine::masked_name(model::ChatId chat, const std::string& name)
 model::Message ChatEngine::add_message(model::ChatId id, const NewMessage& n, bool dry_run) {
   const auto len = core::utf8_length(n.text);
   if (!len) throw Error(ErrorKind::data, "the message is not valid UTF-8");
-  if (*len == 0) throw Error(ErrorKind::data, "the message is empty");
+  if (core::trim(n.text).empty()) throw Error(ErrorKind::data, "the message is empty");
+  if (is_customer(n.chatter_type) && n.audience == model::Audience::agents) {
+    throw Error(ErrorKind::data, "a customer cannot post an internal (agents only) message");
+  }
   if (*len > model::kMaxMessageLength) {
     throw Error(ErrorKind::data, "the message is " + std::to_string(*len) + " characters long; at most " +
                                      std::to_string(model::kMaxMessageLength) + " allowed");

@@ -989,7 +989,12 @@ std::vector<model::Flag> SociStore::list_flags(const FlagFilter& f) {
   if (f.value) w.add("flag_value = " + w.text(*f.value));
   if (f.value_not) w.add("flag_value <> " + w.text(*f.value_not));
   std::string tail = " ORDER BY chat_id, flag_key, create_by";
-  if (f.limit) tail += " LIMIT " + std::to_string(f.limit) + " OFFSET " + std::to_string(f.offset);
+  if (f.limit) {
+    tail += " LIMIT " + std::to_string(f.limit);
+  } else if (f.offset) {
+    tail += backend_ == Backend::sqlite ? " LIMIT -1" : "";  // SQLite needs a LIMIT before OFFSET
+  }
+  if (f.offset) tail += " OFFSET " + std::to_string(f.offset);
   return guarded("reading flags", [&] {
     std::vector<model::Flag> out;
     model::Flag flag;

@@ -26,8 +26,11 @@ def test_events_list_filters(cli):
 
 
 def _writer(cli, tag, count, errors):
+    env = {"CHATCTL_BUSY_TIMEOUT_MS": "20000"}
     for j in range(count):
-        if j % 4 == 3:
+        if j % 4 == 1:
+            r = cli.run("message", "add", "1", f"{tag} says {j}", "--from", "boss", env=env)
+        elif j % 4 == 3:
             spec = "channels:\n" + "".join(f"  - {{name: {tag}-apply-{j}-{k}, group: g}}\n" for k in range(3))
             r = cli.run("channel", "apply", "-f", "-", input=spec, env={"CHATCTL_BUSY_TIMEOUT_MS": "20000"})
         else:
@@ -37,7 +40,9 @@ def _writer(cli, tag, count, errors):
 
 
 def test_follow_never_skips_under_concurrent_writers(cli):
-    cli.ok("channel", "list")  # migrate and create the default channel first
+    # The default channel, one chat with a participant to post as: 3 events before the writers.
+    cli.ok("chat", "add", "--requester-id", "c1", "--requester-name", "Ann")
+    cli.ok("participant", "add", "1", "boss", "--name", "Boss", "--permission", "Owner")
     cmd = [BIN, "events", "follow", "--from-start", "-o", "jsonl", "--interval", "10", "--db", cli.db]
     follower = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli.env)
     try:
@@ -50,7 +55,8 @@ def test_follow_never_skips_under_concurrent_writers(cli):
         assert not errors, errors
 
         committed = [e["seq"] for e in cli.ok("events", "list", "-o", "json", "--limit", "100000").json()]
-        assert len(committed) == 1 + 4 * (9 + 3 * 3)
+        # per writer: 6 channel adds, 3 messages, 3 applies of 3 channels
+        assert len(committed) == 3 + 4 * (6 + 3 + 3 * 3)
         deadline = time.monotonic() + 30
         seen = []
         while time.monotonic() < deadline:
