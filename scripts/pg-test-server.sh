@@ -6,7 +6,7 @@
 # `pg-test-server.sh stop <folder>` stops it and removes the folder.
 set -euo pipefail
 
-pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+pgbin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
 [[ -x "$pgbin/initdb" ]] || { echo "pg-test-server: no PostgreSQL server installed" >&2; exit 69; }
 
 as_owner() {  # initdb and postgres refuse to run as root
@@ -14,7 +14,8 @@ as_owner() {  # initdb and postgres refuse to run as root
 }
 
 if [[ "${1:-start}" == "stop" ]]; then
-  dir=$2
+  dir=${2:-}
+  [[ -n "$dir" ]] || exit 0
   as_owner "$pgbin/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1 || true
   rm -rf "$dir"
   exit 0

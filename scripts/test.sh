@@ -8,8 +8,9 @@ scripts/setup.sh --test
 scripts/build.sh
 
 if [[ -z "${CHATCTL_TEST_PG:-}" ]]; then
-  eval "$(scripts/pg-test-server.sh start)"
-  trap 'scripts/pg-test-server.sh stop "$CHATCTL_TEST_PG_DIR"' EXIT
+  server=$(scripts/pg-test-server.sh start) || { echo "test: cannot start PostgreSQL" >&2; exit 69; }
+  eval "$server"
+  trap 'scripts/pg-test-server.sh stop "${CHATCTL_TEST_PG_DIR:-}"' EXIT
 fi
 export CHATCTL_TEST_PG
 

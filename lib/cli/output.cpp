@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 
 #include "core/text.hpp"
 
@@ -20,8 +21,21 @@ std::string cell(const nlohmann::ordered_json& v) {
   if (v.is_boolean()) return v.get<bool>() ? "yes" : "no";
   if (v.is_string()) {
     // One line per row: tabs and newlines in values would break the table.
-    std::string s = v.get<std::string>();
-    std::replace_if(s.begin(), s.end(), [](char c) { return c == '\n' || c == '\r' || c == '\t'; }, ' ');
+    // One line per row, and no terminal control sequences from stored text: line breaks and tabs
+    // become spaces, other control characters are shown escaped.
+    std::string s;
+    for (const char ch : v.get<std::string>()) {
+      const auto c = static_cast<unsigned char>(ch);
+      if (ch == '\n' || ch == '\r' || ch == '\t') {
+        s += ' ';
+      } else if (c < 0x20 || c == 0x7F) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\x%02x", c);
+        s += buf;
+      } else {
+        s += ch;
+      }
+    }
     return s;
   }
   return v.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

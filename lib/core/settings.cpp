@@ -168,6 +168,8 @@ void Settings::set(const SettingDef& def, std::string_view raw, Origin origin, s
 namespace {
 
 void load_file(const std::string& path, const std::function<void(const SettingDef&, const YAML::Node&, std::string)>& put) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw Error(ErrorKind::no_input, "config file " + path + " is a folder");
   std::ifstream in(path);
   if (!in) throw Error(ErrorKind::no_input, "cannot read config file " + path);
   YAML::Node root;
@@ -175,6 +177,8 @@ void load_file(const std::string& path, const std::function<void(const SettingDe
     root = YAML::Load(in);
   } catch (const YAML::Exception& e) {
     throw Error(ErrorKind::config, yaml_pos(path, e.mark) + ": malformed YAML: " + e.msg);
+  } catch (const std::exception& e) {
+    throw Error(ErrorKind::io, "cannot read config file " + path);
   }
   if (root.IsNull()) return;
   if (!root.IsMap()) throw Error(ErrorKind::config, yaml_pos(path, root.Mark()) + ": the config file must be a mapping");

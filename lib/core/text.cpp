@@ -122,22 +122,39 @@ std::string quoted(std::string_view s) {
   constexpr std::size_t kMax = 60;
   std::string out = "\"";
   std::size_t shown = 0;
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    const bool starts_character = (c & 0xC0) != 0x80;  // never cut a multi-byte character
-    if (starts_character && shown++ >= kMax) {
+  std::size_t i = 0;
+  const auto escape = [&](unsigned char c) {
+    char buf[8];
+    std::snprintf(buf, sizeof buf, "\\x%02x", c);
+    out += buf;
+  };
+  while (i < s.size()) {
+    if (shown++ >= kMax) {
       out += "...";
       break;
     }
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (c < 0x20 || c == 0x7F) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", c);
-      out += buf;
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      if (c == '"' || c == '\\') {
+        out += '\\';
+        out += static_cast<char>(c);
+      } else if (c < 0x20 || c == 0x7F) {
+        escape(c);
+      } else {
+        out += static_cast<char>(c);
+      }
+      ++i;
+      continue;
+    }
+    // A whole valid multi-byte character is copied; any other byte is shown escaped, so the
+    // message itself is always valid UTF-8.
+    const std::size_t len = (c & 0xE0) == 0xC0 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 ? 4 : 0;
+    if (len > 0 && i + len <= s.size() && utf8_length(s.substr(i, len)) == 1) {
+      out.append(s.substr(i, len));
+      i += len;
     } else {
-      out += ch;
+      escape(c);
+      ++i;
     }
   }
   out += '"';

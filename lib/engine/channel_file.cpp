@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <set>
 #include <fstream>
 #include <sstream>
 
@@ -45,8 +46,10 @@ ChannelSpec parse_entry(const std::string& source, const YAML::Node& entry) {
   ChannelSpec spec;
   spec.source = pos(source, entry.Mark());
   bool have_name = false;
+  std::set<std::string> seen;
   for (const auto& kv : entry) {
     const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : std::string();
+    if (!seen.insert(key).second) fail(source, kv.first, "duplicate field " + core::quoted(key));
     const YAML::Node& v = kv.second;
     if (key == "name") {
       if (v.IsNull()) fail(source, v, "name must not be empty");
@@ -76,10 +79,22 @@ ChannelSpec parse_entry(const std::string& source, const YAML::Node& entry) {
   return spec;
 }
 
-std::string read_all(std::istream& in) {
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
+// Channel files are small; anything larger than this is a mistake (-f /dev/zero), not a file.
+constexpr std::size_t kMaxFileSize = 64 * 1024 * 1024;
+
+std::string read_all(std::istream& in, const std::string& name) {
+  std::string out;
+  char buf[65536];
+  try {
+    while (in.read(buf, sizeof buf) || in.gcount() > 0) {
+      out.append(buf, static_cast<std::size_t>(in.gcount()));
+      if (out.size() > kMaxFileSize) throw Error(ErrorKind::data, name + ": larger than 64 MiB; not a channel file");
+    }
+  } catch (const std::ios_base::failure&) {
+    throw Error(ErrorKind::io, "cannot read " + name);
+  }
+  if (in.bad()) throw Error(ErrorKind::io, "cannot read " + name);
+  return out;
 }
 
 }  // namespace
@@ -113,23 +128,26 @@ std::vector<ChannelSpec> load_channel_files(const std::vector<std::string>& path
   const auto load_file = [&](const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
     if (!in) throw Error(ErrorKind::no_input, "cannot read " + p.string());
-    auto specs = parse_channel_yaml(read_all(in), p.string());
+    auto specs = parse_channel_yaml(read_all(in, p.string()), p.string());
     all.insert(all.end(), specs.begin(), specs.end());
   };
   for (const auto& path : paths) {
     if (path == "-") {
-      auto specs = parse_channel_yaml(read_all(stdin_stream), "<stdin>");
+      auto specs = parse_channel_yaml(read_all(stdin_stream, "<stdin>"), "<stdin>");
       all.insert(all.end(), specs.begin(), specs.end());
       continue;
     }
     std::error_code ec;
     const fs::path p(path);
     if (!fs::exists(p, ec)) throw Error(ErrorKind::no_input, path + ": no such file or folder");
+    if (ec) throw Error(ErrorKind::no_input, path + ": " + ec.message());
     if (fs::is_directory(p, ec)) {
       std::vector<fs::path> files;
       for (const auto& entry : fs::directory_iterator(p, ec)) {
         const auto ext = entry.path().extension();
-        if (entry.is_regular_file() && (ext == ".yaml" || ext == ".yml")) files.push_back(entry.path());
+        std::error_code type_ec;
+        if ((ext == ".yaml" || ext == ".yml") && entry.is_regular_file(type_ec)) files.push_back(entry.path());
+        if (type_ec) throw Error(ErrorKind::no_input, entry.path().string() + ": " + type_ec.message());
       }
       if (ec) throw Error(ErrorKind::no_input, "cannot list " + path + ": " + ec.message());
       std::sort(files.begin(), files.end());

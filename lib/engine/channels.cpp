@@ -29,7 +29,11 @@ void check_text(const std::string& where, const char* field, const std::string& 
   if (required && core::trim(value).size() != value.size()) {
     throw Error(ErrorKind::data, prefixed(where, std::string(field) + " must not start or end with spaces"));
   }
-  if (single_line && core::has_control_chars(value)) {
+  const bool bad_control = single_line ? core::has_control_chars(value) : std::any_of(value.begin(), value.end(), [](char ch) {
+    const auto c = static_cast<unsigned char>(ch);
+    return (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F;
+  });
+  if (bad_control) {
     throw Error(ErrorKind::data, prefixed(where, std::string(field) + " must not contain control characters"));
   }
 }
@@ -100,6 +104,7 @@ ChannelAdmin::ChannelAdmin(store::Store& store, const core::Clock& clock, std::s
     : store_(store), clock_(clock), actor_(std::move(actor)) {}
 
 std::optional<model::Channel> ChannelAdmin::resolve(std::string_view ref) {
+  if (!core::utf8_length(ref)) return std::nullopt;  // no channel has such a name
   // Names win over ids: a channel may be called "2".
   if (auto c = store_.find_channel_by_name(ref)) return c;
   if (const auto id = core::parse_int(ref); id && *id > 0) return store_.find_channel(*id);
@@ -127,7 +132,7 @@ void ChannelAdmin::log_event(std::string_view type, const model::Channel& c, con
   e.time = clock_.now();
   e.actor = actor_;
   e.channel_id = c.id;
-  e.payload = payload.dump();
+  e.payload = payload.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   store_.append_event(e);
 }
 

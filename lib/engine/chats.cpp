@@ -118,7 +118,7 @@ model::Chat ChatEngine::add_chat(const NewChat& n, bool dry_run) {
   c.create_time = c.change_time = clock_.now();
   if (dry_run) return c;
   c.id = store_.insert_chat(c);
-  log("ChatAdd", c, chat_json(c).dump());
+  log("ChatAdd", c, chat_json(c).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   tx.commit();
   return require_chat(c.id);
 }
@@ -133,8 +133,8 @@ model::Chat ChatEngine::set_status(model::ChatId id, model::ChatStatus status, b
   touch(c);
   auto payload = chat_json(c);
   payload["previous_status"] = model::to_string(before);
-  log("ChatUpdate", c, payload.dump());
-  if (before == model::ChatStatus::request) log("ChatRequestUpdate", c, payload.dump());
+  log("ChatUpdate", c, payload.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  if (before == model::ChatStatus::request) log("ChatRequestUpdate", c, payload.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   tx.commit();
   return c;
 }
@@ -165,7 +165,7 @@ void ChatEngine::delete_chat(model::ChatId id, bool dry_run) {
   const model::Chat c = require_chat(id);
   if (dry_run) return;
   store_.delete_chat(id);
-  log("ChatDelete", c, chat_json(c).dump());
+  log("ChatDelete", c, chat_json(c).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   tx.commit();
 }
 
@@ -178,7 +178,7 @@ model::Chat ChatEngine::move_chat(model::ChatId id, std::string_view channel, bo
   touch(c);
   auto payload = chat_json(c);
   payload["previous_channel_id"] = from;
-  log("ChatChannelUpdate", c, payload.dump());
+  log("ChatChannelUpdate", c, payload.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   tx.commit();
   return require_chat(id);
 }
@@ -226,7 +226,7 @@ model::Participant ChatEngine::add_participant(model::ChatId id, const Participa
   } else {
     p.id = store_.insert_participant(p);
   }
-  const std::string payload = participant_json(p).dump();
+  const std::string payload = participant_json(p).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   log("ChatParticipantAdd", c, payload);
   if (p.active == ChatterActive::inactive) {
     log(s.chatter_type == ChatterType::user ? "ChatRequestUser" : "ChatRequestCustomer", c, payload);
@@ -254,7 +254,7 @@ model::Participant ChatEngine::update_participant(model::ChatId id, ChatterType 
   }
   if (dry_run) return *p;
   store_.update_participant(*p);
-  log("ChatParticipantUpdate", c, participant_json(*p).dump());
+  log("ChatParticipantUpdate", c, participant_json(*p).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   tx.commit();
   return *p;
 }
@@ -291,7 +291,7 @@ model::Participant ChatEngine::remove_participant(model::ChatId id, ChatterType 
   p->active = ChatterActive::left;
   if (dry_run) return *p;
   store_.update_participant(*p);
-  log("ChatParticipantRemove", c, participant_json(*p).dump());
+  log("ChatParticipantRemove", c, participant_json(*p).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   tx.commit();
   return *p;
 }
@@ -301,7 +301,7 @@ std::size_t ChatEngine::remove_all_participants(model::ChatId id, bool dry_run) 
   const model::Chat c = require_chat(id);
   if (dry_run) return store_.list_participants(id).size();
   const auto n = store_.delete_participants(id);
-  log("ChatParticipantRemove", c, nlohmann::json{{"all", true}, {"removed", n}}.dump());
+  log("ChatParticipantRemove", c, nlohmann::json{{"all", true}, {"removed", n}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   tx.commit();
   return n;
 }
@@ -367,6 +367,7 @@ model::Message ChatEngine::add_message(model::ChatId id, const NewMessage& n, bo
   const auto len = core::utf8_length(n.text);
   if (!len) throw Error(ErrorKind::data, "the message is not valid UTF-8");
   if (core::trim(n.text).empty()) throw Error(ErrorKind::data, "the message is empty");
+  if (n.text.find('\0') != std::string::npos) throw Error(ErrorKind::data, "the message contains a NUL character");
   if (is_customer(n.chatter_type) && n.audience == model::Audience::agents) {
     throw Error(ErrorKind::data, "a customer cannot post an internal (agents only) message");
   }
@@ -411,7 +412,7 @@ model::Message ChatEngine::add_message(model::ChatId id, const NewMessage& n, bo
                      {"audience", model::to_string(m.audience)},
                      {"system_generated", m.system_generated},
                      {"text", m.text}}
-          .dump());
+          .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   tx.commit();
   return m;
 }
@@ -447,7 +448,7 @@ model::Flag ChatEngine::set_flag(model::ChatId id, std::string_view key, std::st
   model::Flag f{id, std::string(key), std::string(value), std::string(user), clock_.now()};
   if (dry_run) return f;
   store_.set_flag(f);
-  log("ChatFlagSet", c, nlohmann::json{{"key", f.key}, {"value", f.value}, {"user", f.user}}.dump());
+  log("ChatFlagSet", c, nlohmann::json{{"key", f.key}, {"value", f.value}, {"user", f.user}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   tx.commit();
   return f;
 }
@@ -467,7 +468,7 @@ std::size_t ChatEngine::delete_flag(model::ChatId id, std::string_view key, cons
   if (n > 0) {
     nlohmann::json payload{{"key", key}, {"removed", n}};
     payload["user"] = user ? nlohmann::json(*user) : nlohmann::json(nullptr);
-    log("ChatFlagDelete", c, payload.dump());
+    log("ChatFlagDelete", c, payload.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   }
   tx.commit();
   return n;

@@ -13,7 +13,11 @@ void follow_events(store::Store& store, store::EventFilter filter, std::chrono::
       filter.after = e.seq;
     }
     if (batch.size() < filter.limit) {
-      std::this_thread::sleep_for(interval);
+      // Sleep in short slices so an interrupt is noticed at once even with a long interval.
+      const auto until = std::chrono::steady_clock::now() + interval;
+      while (!stop() && std::chrono::steady_clock::now() < until) {
+        std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(interval, std::chrono::milliseconds(50)));
+      }
     }
   }
 }

@@ -122,7 +122,7 @@ model::Agent People::add_agent(const AgentFields& fields, bool dry_run) {
   a.create_time = a.change_time = clock_.now();
   if (dry_run) return a;
   a.id = store_.insert_agent(a);
-  log("AgentAdd", agent_json(a).dump());
+  log("AgentAdd", agent_json(a).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   tx.commit();
   return a;
 }
@@ -146,13 +146,13 @@ model::Agent People::update_agent(std::string_view login, const AgentFields& fie
   a.change_time = clock_.now();
   if (dry_run) return a;
   store_.update_agent(a);
-  log("AgentUpdate", agent_json(a).dump());
+  log("AgentUpdate", agent_json(a).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   tx.commit();
   return a;
 }
 
 model::Agent People::agent(std::string_view login) {
-  auto a = store_.find_agent(login);
+  auto a = core::utf8_length(login) ? store_.find_agent(login) : std::nullopt;
   if (!a) throw Error(ErrorKind::not_found, "no agent with login " + core::quoted(login));
   return *a;
 }
@@ -169,7 +169,7 @@ model::Agent People::set_agent_availability(std::string_view login, model::Agent
   if (changed) a.change_time = a.last_seen;
   if (dry_run) return a;
   store_.update_agent(a);
-  if (changed) log("AgentUpdate", agent_json(a).dump());
+  if (changed) log("AgentUpdate", agent_json(a).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   tx.commit();
   return a;
 }
@@ -227,7 +227,7 @@ model::Customer People::add_customer(const CustomerFields& fields, bool dry_run)
   if (store_.find_customer(c.id)) throw Error(ErrorKind::data, "a customer with id " + core::quoted(c.id) + " already exists");
   if (dry_run) return c;
   store_.insert_customer(c);
-  log("CustomerAdd", customer_json(c).dump());
+  log("CustomerAdd", customer_json(c).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   tx.commit();
   return c;
 }
@@ -246,13 +246,13 @@ model::Customer People::update_customer(std::string_view id, const CustomerField
   c.change_time = clock_.now();
   if (dry_run) return c;
   store_.update_customer(c);
-  log("CustomerUpdate", customer_json(c).dump());
+  log("CustomerUpdate", customer_json(c).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   tx.commit();
   return c;
 }
 
 model::Customer People::customer(std::string_view id) {
-  auto c = store_.find_customer(id);
+  auto c = core::utf8_length(id) ? store_.find_customer(id) : std::nullopt;
   if (!c) throw Error(ErrorKind::not_found, "no customer with id " + core::quoted(id));
   return *c;
 }
@@ -271,7 +271,7 @@ model::Customer People::set_customer_availability(std::string_view id, model::Cu
   if (changed) c.change_time = c.last_seen;
   if (dry_run) return c;
   store_.update_customer(c);
-  if (changed) log("CustomerUpdate", customer_json(c).dump());
+  if (changed) log("CustomerUpdate", customer_json(c).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   tx.commit();
   return c;
 }

@@ -81,6 +81,16 @@ struct Flag {
   core::Micros create_time{0};
 };
 
+// An agent invited into a chat by another agent (agent-to-agent chats).
+struct Invite {
+  std::int64_t id{0};
+  ChatId chat_id{0};
+  std::string chatter_id;  // the invited agent
+  std::string inviter_id;
+  ChatId invitation_chat_id{0};  // the chat through which the invitation goes; 0 if none
+  core::Micros create_time{0};
+};
+
 inline constexpr std::size_t kMaxMessageLength = 3800;  // characters, not bytes
 
 }  // namespace chatctl::model

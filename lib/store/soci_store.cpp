@@ -21,6 +21,9 @@ using core::ErrorKind;
 // Advisory lock keys (PostgreSQL): arbitrary constants, one per critical section.
 constexpr long long kMigrationLock = 0x63686174'00000001LL;
 constexpr long long kEventLogLock = 0x63686174'00000002LL;
+// Taken by every write transaction on PostgreSQL: writers run one at a time, as SQLite's
+// BEGIN IMMEDIATE makes them, so read-modify-write updates never lose a concurrent change.
+constexpr long long kWriteLock = 0x63686174'00000000LL;
 
 std::string first_line(const std::string& s) {
   const auto nl = s.find('\n');
@@ -52,7 +55,8 @@ Error translate_sqlite(int result, const std::string& what, const std::string& d
     case 26:  // SQLITE_NOTADB
       return Error(ErrorKind::unavailable, "the database file is not a valid SQLite database (" + what + ")");
     default:
-      return Error(ErrorKind::internal, what + ": database error: " + first_line(driver_msg));
+      spdlog::debug("{}: SQLite result {}: {}", what, result, driver_msg);
+      return Error(ErrorKind::internal, what + ": unexpected database error (run with -vv for details)");
   }
 }
 
@@ -67,8 +71,10 @@ Error translate_postgres(const std::string& sqlstate, const std::string& what, c
   }
   if (cls == "23") return Error(ErrorKind::data, what + ": conflicts with existing data");
   if (sqlstate == "42501") return Error(ErrorKind::permission, what + ": permission denied by the database");
-  if (cls == "22") return Error(ErrorKind::data, what + ": invalid value: " + first_line(driver_msg));
-  return Error(ErrorKind::internal, what + ": database error: " + first_line(driver_msg));
+  spdlog::debug("{}: SQLSTATE {}: {}", what, sqlstate, driver_msg);
+  if (sqlstate == "22021") return Error(ErrorKind::data, what + ": text is not valid UTF-8");
+  if (cls == "22") return Error(ErrorKind::data, what + ": a value is out of range or malformed");
+  return Error(ErrorKind::internal, what + ": unexpected database error (run with -vv for details)");
 }
 
 // Runs `f`, turning every driver exception into core::Error so nothing else leaves the store.
@@ -84,7 +90,8 @@ auto guarded(const char* what, F&& f) -> decltype(f()) {
     if (e.get_error_category() == soci::soci_error::connection_error) {
       throw Error(ErrorKind::unavailable, std::string(what) + ": lost the connection to the database");
     }
-    throw Error(ErrorKind::internal, std::string(what) + ": database error: " + first_line(e.get_error_message()));
+    spdlog::debug("{}: {}", what, e.get_error_message());
+    throw Error(ErrorKind::internal, std::string(what) + ": unexpected database error (run with -vv for details)");
   }
 }
 
@@ -109,13 +116,18 @@ SociStore::SociStore(Backend backend, const std::string& connect_string, std::st
       sql_ << "PRAGMA foreign_keys = ON";
       // WAL lets readers (chatd, exports) run beside a writer. Switching needs a moment with no
       // other connection in a transaction, so a busy answer here is fine: the file keeps its mode.
-      std::string mode;
-      sql_ << "PRAGMA journal_mode = WAL", soci::into(mode);
+      try {
+        std::string mode;
+        sql_ << "PRAGMA journal_mode = WAL", soci::into(mode);
+      } catch (const soci::sqlite3_soci_error& e) {
+        if ((e.result() & 0xFF) != 5 && (e.result() & 0xFF) != 6) throw;  // busy: keep the current mode
+      }
       sql_ << "PRAGMA synchronous = NORMAL";
     } else {
       sql_.open(soci::postgresql, connect_string);
       sql_ << "SET TIME ZONE 'UTC'";
-      sql_ << "SET lock_timeout = " + std::to_string(busy_timeout_ms);
+      // 0 would mean "wait forever" to PostgreSQL; chatctl's 0 means "do not wait".
+      sql_ << "SET lock_timeout = " + std::to_string(std::max<std::int64_t>(1, busy_timeout_ms));
       sql_ << "SET client_min_messages = warning";
     }
   } catch (const soci::sqlite3_soci_error& e) {
@@ -139,6 +151,14 @@ void SociStore::begin_write() {
     sql_ << (backend_ == Backend::sqlite ? "BEGIN IMMEDIATE" : "BEGIN");
   });
   in_transaction_ = true;
+  if (backend_ == Backend::postgresql) {
+    try {
+      lock_in_transaction(kWriteLock);
+    } catch (...) {
+      rollback();
+      throw;
+    }
+  }
 }
 
 void SociStore::commit() {
@@ -224,7 +244,13 @@ int SociStore::migrate() {
     pending = pending || !m.applied_at;
   }
   if (!pending) return 0;
-  ensure_migrations_table();
+  {
+    // Under the lock: two processes migrating a fresh database must not both create the table.
+    WriteTransaction tx(*this);
+    lock_in_transaction(kMigrationLock);
+    ensure_migrations_table();
+    tx.commit();
+  }
   const auto& known = backend_ == Backend::sqlite ? sqlite_migrations() : postgresql_migrations();
   int applied_count = 0;
   for (const auto& m : known) {
@@ -1017,6 +1043,79 @@ std::vector<model::Flag> SociStore::list_flags(const FlagFilter& f) {
       out.push_back(flag);
     }
     return out;
+  });
+}
+
+void SociStore::insert_invite(const model::Invite& i) {
+  guarded("adding an invite", [&] {
+    const long long chat = i.chat_id;
+    const long long via = i.invitation_chat_id;
+    const long long create_time = i.create_time;
+    sql_ << "INSERT INTO chat_invite (chat_id, chatter_id, inviter_id, invitation_chat_id, create_time) "
+            "VALUES (:c, :w, :by, :via, :t) ON CONFLICT (chat_id, chatter_id) DO UPDATE SET inviter_id = "
+            "excluded.inviter_id, invitation_chat_id = excluded.invitation_chat_id, create_time = excluded.create_time",
+        soci::use(chat), soci::use(i.chatter_id), soci::use(i.inviter_id), soci::use(via), soci::use(create_time);
+  });
+}
+
+namespace {
+
+Where invite_where(std::string_view chatter_id, std::optional<model::ChatId> chat,
+                   std::optional<model::ChatId> invitation_chat) {
+  Where w;
+  w.add("chatter_id = " + w.text(std::string(chatter_id)));
+  if (chat) w.add("chat_id = " + w.integer(*chat));
+  if (invitation_chat) w.add("invitation_chat_id = " + w.integer(*invitation_chat));
+  return w;
+}
+
+}  // namespace
+
+std::vector<model::Invite> SociStore::list_invites(std::string_view chatter_id, std::optional<model::ChatId> chat,
+                                                   std::optional<model::ChatId> invitation_chat) {
+  const Where w = invite_where(chatter_id, chat, invitation_chat);
+  return guarded("reading invites", [&] {
+    std::vector<model::Invite> out;
+    model::Invite i;
+    long long id = 0;
+    long long chat_id = 0;
+    long long via = 0;
+    long long create_time = 0;
+    soci::statement st(sql_);
+    st.exchange(soci::into(id));
+    st.exchange(soci::into(chat_id));
+    st.exchange(soci::into(i.chatter_id));
+    st.exchange(soci::into(i.inviter_id));
+    st.exchange(soci::into(via));
+    st.exchange(soci::into(create_time));
+    bind_params(st, w.texts, w.ints);
+    st.alloc();
+    st.prepare("SELECT id, chat_id, chatter_id, inviter_id, invitation_chat_id, create_time FROM chat_invite " + w.sql +
+               " ORDER BY id");
+    st.define_and_bind();
+    st.execute();
+    while (st.fetch()) {
+      i.id = id;
+      i.chat_id = chat_id;
+      i.invitation_chat_id = via;
+      i.create_time = create_time;
+      out.push_back(i);
+    }
+    return out;
+  });
+}
+
+std::size_t SociStore::delete_invites(std::string_view chatter_id, std::optional<model::ChatId> chat,
+                                      std::optional<model::ChatId> invitation_chat) {
+  const Where w = invite_where(chatter_id, chat, invitation_chat);
+  return guarded("removing invites", [&] {
+    soci::statement st(sql_);
+    bind_params(st, w.texts, w.ints);
+    st.alloc();
+    st.prepare("DELETE FROM chat_invite " + w.sql);
+    st.define_and_bind();
+    st.execute(true);
+    return static_cast<std::size_t>(st.get_affected_rows());
   });
 }
 

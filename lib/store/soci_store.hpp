@@ -69,6 +69,12 @@ class SociStore final : public Store {
   std::size_t delete_flags(model::ChatId chat, std::string_view key, const std::optional<std::string>& user) override;
   std::vector<model::Flag> list_flags(const FlagFilter& filter) override;
 
+  void insert_invite(const model::Invite& invite) override;
+  std::vector<model::Invite> list_invites(std::string_view chatter_id, std::optional<model::ChatId> chat,
+                                          std::optional<model::ChatId> invitation_chat) override;
+  std::size_t delete_invites(std::string_view chatter_id, std::optional<model::ChatId> chat,
+                             std::optional<model::ChatId> invitation_chat) override;
+
   std::int64_t append_event(const EventRecord& event) override;
   std::vector<EventRecord> list_events(const EventFilter& filter) override;
   std::int64_t last_event_seq() override;

@@ -197,6 +197,15 @@ class Store {
   // Ordered by chat, key, user.
   virtual std::vector<model::Flag> list_flags(const FlagFilter& filter) = 0;
 
+  // Invites, unique per (chat, invited agent).
+  virtual void insert_invite(const model::Invite& invite) = 0;
+  // The agent's invites, to `chat` when given, or through `invitation_chat` when given.
+  virtual std::vector<model::Invite> list_invites(std::string_view chatter_id, std::optional<model::ChatId> chat,
+                                                  std::optional<model::ChatId> invitation_chat) = 0;
+  // Deletes what list_invites would return; returns how many.
+  virtual std::size_t delete_invites(std::string_view chatter_id, std::optional<model::ChatId> chat,
+                                     std::optional<model::ChatId> invitation_chat) = 0;
+
   // Appends to the event log; returns the sequence number. Must run inside a write transaction,
   // which it serialises with every other appender so readers never see a gap fill in later.
   virtual std::int64_t append_event(const EventRecord& event) = 0;

@@ -117,6 +117,22 @@ def test_bad_input_is_refused_and_changes_nothing(cli):
 
     assert cli.ok("channel", "add", "ü" * 200, "--group", "g", "-o", "name").out == "ü" * 200 + "\n"
 
+    # Control characters other than line breaks and tabs never reach the database or a terminal.
+    cli.run("channel", "add", "Esc", "--group", "g", "--comment", "\x1b]0;pwned\x07", expect=65)
+    cli.run("channel", "show", "\udcff", expect=1)  # invalid UTF-8 (a lone 0xff byte): not found
+
+
+def test_duplicate_yaml_keys_and_non_files(cli, tmp_path):
+    f = tmp_path / "dup.yaml"
+    f.write_text("channels:\n  - {name: A, group: g, name: B}\n")
+    r = cli.run("channel", "diff", "-f", f, expect=65)
+    assert "duplicate field" in r.err
+    loop = tmp_path / "loop"
+    loop.mkdir()
+    (loop / "a.yaml").symlink_to("a.yaml")
+    cli.run("channel", "diff", "-f", loop, expect=66)
+    cli.run("config", "show", "--config", tmp_path, expect=66)
+
 
 def test_json_errors_in_json_mode(cli):
     r = cli.run("channel", "show", "Nope", "-o", "json", expect=1)

@@ -83,6 +83,15 @@ class FaultyStore final : public store::Store {
     return maybe_fail("delete_flags"), inner_.delete_flags(chat, key, user);
   }
   std::vector<model::Flag> list_flags(const store::FlagFilter& f) override { return inner_.list_flags(f); }
+  void insert_invite(const model::Invite& i) override { maybe_fail("insert_invite"), inner_.insert_invite(i); }
+  std::vector<model::Invite> list_invites(std::string_view who, std::optional<model::ChatId> chat,
+                                          std::optional<model::ChatId> via) override {
+    return inner_.list_invites(who, chat, via);
+  }
+  std::size_t delete_invites(std::string_view who, std::optional<model::ChatId> chat,
+                             std::optional<model::ChatId> via) override {
+    return maybe_fail("delete_invites"), inner_.delete_invites(who, chat, via);
+  }
   std::int64_t append_event(const store::EventRecord& e) override {
     return maybe_fail("append_event"), inner_.append_event(e);
   }
