@@ -1,4 +1,4 @@
-// chatctl chat: add, list, show, status, move, delete, customer-id, permission.
+// chatctl chat: add, list, show, status, move, delete, customer-id, permission, agent-to-agent.
 #include <iostream>
 
 #include "cli/records.hpp"
@@ -176,6 +176,12 @@ void register_chat(CLI::App& app, Context& ctx) {
       }
       ctx.out() << model::to_string(level) << '\n';
     });
+  }
+  {
+    auto o = std::make_shared<Options>();
+    auto* cmd = app.add_subcommand("agent-to-agent", "Print yes for a chat between agents, no otherwise (IsChatAgentToAgent)");
+    cmd->add_option("chat", o->id, "Chat id")->required();
+    cmd->callback([&ctx, o] { ctx.out() << (chats(ctx).agent_to_agent(o->id) ? "yes" : "no") << '\n'; });
   }
 }
 

@@ -14,6 +14,7 @@ void register_chat(CLI::App& app, Context& ctx);
 void register_participant(CLI::App& app, Context& ctx);
 void register_message(CLI::App& app, Context& ctx);
 void register_flag(CLI::App& app, Context& ctx);
+void register_invite(CLI::App& app, Context& ctx);
 void register_agent(CLI::App& app, Context& ctx);
 void register_customer(CLI::App& app, Context& ctx);
 void register_db(CLI::App& app, Context& ctx);
@@ -35,6 +36,7 @@ inline constexpr CommandGroup kCommandGroups[] = {
     {"chat", "Chats: requests, status, channels", register_chat, Needs::store},
     {"participant", "Who takes part in a chat, and with which permission", register_participant, Needs::store},
     {"message", "Messages of a chat", register_message, Needs::store},
+    {"invite", "Invite agents into chats; decline and remove invites", register_invite, Needs::store},
     {"flag", "Per-user flags on chats (seen, unseen)", register_flag, Needs::store},
     {"agent", "Administer agents and their availability", register_agent, Needs::store},
     {"customer", "Administer customers and their availability", register_customer, Needs::store},

@@ -2,11 +2,11 @@
 
 _chatctl_subcommands() {
   case "$1" in
-    "") echo "channel chat participant message flag agent customer events db config completion version" ;;
+    "") echo "channel chat participant message invite flag agent customer events db config completion version" ;;
     "agent") echo "add list show update availability seen available" ;;
     "agent availability") echo "offline unavailable away online 0 1 2 3" ;;
     "channel") echo "add list show update deactivate activate delete apply diff" ;;
-    "chat") echo "add list show status move delete customer-id permission" ;;
+    "chat") echo "add list show status move delete customer-id permission agent-to-agent" ;;
     "chat status") echo "request active closed" ;;
     "completion") echo "bash zsh fish json" ;;
     "config") echo "show" ;;
@@ -15,6 +15,7 @@ _chatctl_subcommands() {
     "db") echo "migrate status" ;;
     "events") echo "list follow" ;;
     "flag") echo "set delete get" ;;
+    "invite") echo "add check decline remove" ;;
     "message") echo "add show list" ;;
     "participant") echo "add update permission remove list check contributors customer-present number" ;;
     "participant permission") echo "Participant Observer" ;;
@@ -44,6 +45,7 @@ _chatctl_options() {
     "channel update") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --name --group --customer-users --no-customer-users --public-users --no-public-users --validity --comment --dry-run" ;;
     "chat") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
     "chat add") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --requester-id --requester-name --requester-type --target-type --channel --status --ticket --dry-run" ;;
+    "chat agent-to-agent") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
     "chat customer-id") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
     "chat delete") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --yes --dry-run" ;;
     "chat list") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --status --requester-type --target-type --channel --outdated --chatter-id --chatter-type --chatter-active --invitation-pending --mask-agent-name --limit" ;;
@@ -71,6 +73,11 @@ _chatctl_options() {
     "flag delete") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --user --all-users --dry-run" ;;
     "flag get") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --chat --key --key-not --user --value --value-not --limit --offset" ;;
     "flag set") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --user --dry-run" ;;
+    "invite") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
+    "invite add") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --by --through --dry-run" ;;
+    "invite check") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --chat --through" ;;
+    "invite decline") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --message --dry-run" ;;
+    "invite remove") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --chat --through --dry-run" ;;
     "message") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
     "message add") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --from --type --internal --customer-only --system --dry-run" ;;
     "message list") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --after --exclude-internal --exclude-customer --first --last --mask-agent-name" ;;
@@ -91,7 +98,7 @@ _chatctl_options() {
 
 _chatctl_takes_value() {
   case "$1" in
-    --active|--add-group|--after|--as|--channel|--chat|--chatter-active|--chatter-id|--chatter-type|--comment|--config|--db|--email|--file|--from|--group|--interval|--key|--key-not|--kind|--limit|--log-level|--login|--monitoring|--name|--offset|--output|--permission|--remove-group|--requester-id|--requester-name|--requester-type|--set|--status|--target-type|--ticket|--type|--user|--validity|--value|--value-not|-f|-o) return 0 ;;
+    --active|--add-group|--after|--as|--by|--channel|--chat|--chatter-active|--chatter-id|--chatter-type|--comment|--config|--db|--email|--file|--from|--group|--interval|--key|--key-not|--kind|--limit|--log-level|--login|--message|--monitoring|--name|--offset|--output|--permission|--remove-group|--requester-id|--requester-name|--requester-type|--set|--status|--target-type|--through|--ticket|--type|--user|--validity|--value|--value-not|-f|-o) return 0 ;;
   esac
   return 1
 }

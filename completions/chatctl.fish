@@ -7,6 +7,7 @@ function __chatctl_subcommands
       echo chat
       echo participant
       echo message
+      echo invite
       echo flag
       echo agent
       echo customer
@@ -51,6 +52,7 @@ function __chatctl_subcommands
       echo delete
       echo customer-id
       echo permission
+      echo agent-to-agent
     case 'chat status'
       echo request
       echo active
@@ -86,6 +88,11 @@ function __chatctl_subcommands
       echo set
       echo delete
       echo get
+    case 'invite'
+      echo add
+      echo check
+      echo decline
+      echo remove
     case 'message'
       echo add
       echo show
@@ -493,6 +500,22 @@ function __chatctl_options
       echo -- --status
       echo -- --ticket
       echo -- --dry-run
+    case 'chat agent-to-agent'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
     case 'chat customer-id'
       echo -- --help
       echo -- -h
@@ -977,6 +1000,96 @@ function __chatctl_options
       echo -- --help-all
       echo -- --user
       echo -- --dry-run
+    case 'invite'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+    case 'invite add'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --by
+      echo -- --through
+      echo -- --dry-run
+    case 'invite check'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --chat
+      echo -- --through
+    case 'invite decline'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --message
+      echo -- --dry-run
+    case 'invite remove'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --chat
+      echo -- --through
+      echo -- --dry-run
     case 'message'
       echo -- --help
       echo -- -h
@@ -1329,7 +1442,7 @@ function __chatctl_choices
   end
 end
 
-set -g __chatctl_valued --active --add-group --after --as --channel --chat --chatter-active --chatter-id --chatter-type --comment --config --db --email --file --from --group --interval --key --key-not --kind --limit --log-level --login --monitoring --name --offset --output --permission --remove-group --requester-id --requester-name --requester-type --set --status --target-type --ticket --type --user --validity --value --value-not -f -o
+set -g __chatctl_valued --active --add-group --after --as --by --channel --chat --chatter-active --chatter-id --chatter-type --comment --config --db --email --file --from --group --interval --key --key-not --kind --limit --log-level --login --message --monitoring --name --offset --output --permission --remove-group --requester-id --requester-name --requester-type --set --status --target-type --through --ticket --type --user --validity --value --value-not -f -o
 set -g __chatctl_files --config --file -f
 
 function __chatctl_complete

@@ -161,6 +161,25 @@ const std::vector<Column>& flag_columns() {
   return kColumns;
 }
 
+Record invite_record(const model::Invite& i) {
+  Record r;
+  r["chat_id"] = i.chat_id;
+  r["invitee"] = i.chatter_id;
+  r["inviter"] = i.inviter_id;
+  r["invitation_chat_id"] = i.invitation_chat_id ? Record(i.invitation_chat_id) : Record(nullptr);
+  r["create_time"] = time_or_null(i.create_time);
+  return r;
+}
+
+const std::vector<Column>& invite_columns() {
+  static const std::vector<Column> kColumns = {{"CHAT", "chat_id"},
+                                               {"INVITEE", "invitee"},
+                                               {"INVITER", "inviter"},
+                                               {"THROUGH", "invitation_chat_id"},
+                                               {"TIME", "create_time"}};
+  return kColumns;
+}
+
 Record setting_record(const core::SettingDef& def, const core::Settings& settings, bool origin) {
   Record r;
   r["name"] = def.key;

@@ -34,6 +34,8 @@ const std::vector<Column>& participant_columns();
 Record message_record(const model::Message& message);
 const std::vector<Column>& message_columns();
 Record flag_record(const model::Flag& flag);
+Record invite_record(const model::Invite& invite);
+const std::vector<Column>& invite_columns();
 const std::vector<Column>& flag_columns();
 
 Record plan_record(const engine::PlanEntry& entry);

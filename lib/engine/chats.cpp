@@ -252,8 +252,12 @@ model::Participant ChatEngine::update_participant(model::ChatId id, ChatterType 
     }
     p->permission = *change.permission;
   }
+  // Accepting an invitation settles it.
+  const bool accepted = change.active == ChatterActive::active && p->invitation;
+  if (accepted) p->invitation = false;
   if (dry_run) return *p;
   store_.update_participant(*p);
+  if (accepted) store_.delete_invites(chatter_id, id, std::nullopt);
   log("ChatParticipantUpdate", c, participant_json(*p).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   tx.commit();
   return *p;
@@ -436,6 +440,101 @@ std::vector<model::Message> ChatEngine::messages(model::ChatId id, const Message
     }
   }
   return out;
+}
+
+model::Invite ChatEngine::invite(model::ChatId id, std::string_view invitee, std::string_view inviter,
+                                 model::ChatId invitation_chat, bool dry_run) {
+  if (invitee == inviter) throw Error(ErrorKind::data, "an agent cannot invite itself");
+  store::WriteTransaction tx(store_);
+  const model::Chat c = require_chat(id);
+  const auto agent = core::utf8_length(invitee) ? store_.find_agent(invitee) : std::nullopt;
+  if (!agent) throw Error(ErrorKind::not_found, "no agent with login " + core::quoted(invitee));
+  if (permission_level(id, inviter) == PermissionLevel::none) {
+    throw Error(ErrorKind::permission, core::quoted(inviter) + " is not an active participant of chat " +
+                                           std::to_string(id) + " and cannot invite to it");
+  }
+  if (invitation_chat != 0) require_chat(invitation_chat);
+  const auto existing = store_.find_participant(id, ChatterType::user, invitee);
+  if (existing && existing->active == ChatterActive::active) {
+    throw Error(ErrorKind::data, core::quoted(invitee) + " already takes part in chat " + std::to_string(id));
+  }
+  model::Invite inv{0, id, std::string(invitee), std::string(inviter), invitation_chat, clock_.now()};
+  if (dry_run) return inv;
+  store_.insert_invite(inv);
+  model::Participant p = existing.value_or(model::Participant{});
+  p.chat_id = id;
+  p.chatter_id = agent->login;
+  p.chatter_name = agent->name;
+  p.chatter_type = ChatterType::user;
+  p.active = ChatterActive::inactive;
+  p.invitation = true;
+  p.permission = PermissionLevel::participant;
+  if (existing) {
+    store_.update_participant(p);
+  } else {
+    p.create_time = inv.create_time;
+    p.id = store_.insert_participant(p);
+  }
+  const std::string payload =
+      nlohmann::json{{"invitee", inv.chatter_id}, {"inviter", inv.inviter_id}, {"invitation_chat_id", invitation_chat}}
+          .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  log("ChatInvite", c, payload);
+  log("ChatRequestUser", c, participant_json(p).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  tx.commit();
+  return store_.list_invites(invitee, id, std::nullopt).front();
+}
+
+std::vector<model::Invite> ChatEngine::invites(std::string_view user, std::optional<model::ChatId> chat,
+                                               std::optional<model::ChatId> invitation_chat) {
+  if (chat && invitation_chat) throw Error(ErrorKind::usage, "give the chat or the invitation chat, not both");
+  if (!core::utf8_length(user)) return {};
+  return store_.list_invites(user, chat, invitation_chat);
+}
+
+void ChatEngine::decline(model::ChatId id, std::string_view user, const std::string& message, bool dry_run) {
+  const auto len = core::utf8_length(message);
+  if (!len || *len == 0 || *len > model::kMaxMessageLength) {
+    throw Error(ErrorKind::data, "the decline message must be 1 to 3800 characters of valid UTF-8");
+  }
+  store::WriteTransaction tx(store_);
+  const model::Chat c = require_chat(id);
+  auto p = store_.find_participant(id, ChatterType::user, user);
+  if (!p) throw Error(ErrorKind::not_found, "no participant " + core::quoted(user) + " in chat " + std::to_string(id));
+  if (p->active != ChatterActive::inactive || !p->invitation) {
+    throw Error(ErrorKind::data, core::quoted(user) + " can only decline while an invitation is pending");
+  }
+  if (dry_run) return;
+  model::Message m;
+  m.chat_id = id;
+  m.participant_id = p->id;
+  m.text = message;
+  m.system_generated = true;
+  m.audience = model::Audience::agents;
+  m.create_time = clock_.now();
+  store_.insert_message(m);
+  p->active = ChatterActive::left;
+  p->invitation = false;
+  store_.update_participant(*p);
+  store_.delete_invites(user, id, std::nullopt);
+  log("ChatDecline", c, participant_json(*p).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  tx.commit();
+}
+
+std::size_t ChatEngine::remove_invite(std::string_view user, std::optional<model::ChatId> chat,
+                                      std::optional<model::ChatId> invitation_chat, bool dry_run) {
+  if (chat.has_value() == invitation_chat.has_value()) {
+    throw Error(ErrorKind::usage, "give either the chat or the invitation chat");
+  }
+  store::WriteTransaction tx(store_);
+  const auto found = invites(user, chat, invitation_chat);
+  if (dry_run || found.empty()) return found.size();
+  const auto n = store_.delete_invites(user, chat, invitation_chat);
+  for (const auto& inv : found) {
+    log("ChatInviteRemove", require_chat(inv.chat_id),
+        nlohmann::json{{"invitee", inv.chatter_id}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
+  tx.commit();
+  return n;
 }
 
 model::Flag ChatEngine::set_flag(model::ChatId id, std::string_view key, std::string_view value, std::string_view user,

@@ -118,6 +118,21 @@ class ChatEngine {
   model::Message message(model::MessageId id);
   std::vector<model::Message> messages(model::ChatId id, const MessageQuery& query);
 
+  // ChatInvite: invites a registered agent into a chat on behalf of `inviter` (an active
+  // participant), through `invitation_chat` (0: none). The invitee becomes an inactive
+  // participant with a pending invitation; logs ChatInvite and ChatRequestUser.
+  model::Invite invite(model::ChatId id, std::string_view invitee, std::string_view inviter,
+                       model::ChatId invitation_chat, bool dry_run);
+  // ChatInvitesGet: the agent's invites, to `chat` or through `invitation_chat` (not both).
+  std::vector<model::Invite> invites(std::string_view user, std::optional<model::ChatId> chat,
+                                     std::optional<model::ChatId> invitation_chat);
+  // ChatDecline: only while the invited agent is still inactive. Writes an internal system
+  // message, marks the participant as left and removes the invite.
+  void decline(model::ChatId id, std::string_view user, const std::string& message, bool dry_run);
+  // ChatInviteRemove: returns how many invites went.
+  std::size_t remove_invite(std::string_view user, std::optional<model::ChatId> chat,
+                            std::optional<model::ChatId> invitation_chat, bool dry_run);
+
   // ChatFlagSet / ChatFlagDelete / ChatFlagGet (at least one filter; Error(usage) otherwise).
   model::Flag set_flag(model::ChatId id, std::string_view key, std::string_view value, std::string_view user,
                        bool dry_run);

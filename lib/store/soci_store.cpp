@@ -880,6 +880,7 @@ std::size_t SociStore::delete_participants(model::ChatId chat) {
   return guarded("removing participants", [&] {
     const long long cid = chat;
     sql_ << "DELETE FROM chat_message WHERE chat_id = :id", soci::use(cid);
+    sql_ << "DELETE FROM chat_invite WHERE chat_id = :id", soci::use(cid);
     soci::statement st = (sql_.prepare << "DELETE FROM chat_participant WHERE chat_id = :id", soci::use(cid));
     st.execute(true);
     return static_cast<std::size_t>(st.get_affected_rows());

@@ -182,7 +182,7 @@ class Store {
                                                              std::string_view chatter_id) = 0;
   // Ordered by id.
   virtual std::vector<model::Participant> list_participants(model::ChatId chat) = 0;
-  // Removes every participant (and their messages) of a chat; returns how many.
+  // Removes every participant (and their messages and invites) of a chat; returns how many.
   virtual std::size_t delete_participants(model::ChatId chat) = 0;
 
   virtual model::MessageId insert_message(const model::Message& message) = 0;

@@ -143,3 +143,36 @@ def test_move_and_delete(cli):
     cli.ok("chat", "delete", chat, "--yes")
     cli.run("chat", "show", chat, expect=1)
     assert events(cli)[-1] == "ChatDelete"
+
+
+def test_invites(cli):
+    cli.ok("agent", "add", "ann", "--name", "Ann")
+    chat = str(int(cli.ok("chat", "add", "--requester-id", "boss", "--requester-name", "Boss",
+                          "--requester-type", "User", "-o", "name").out))
+    cli.ok("participant", "add", chat, "boss", "--name", "Boss", "--permission", "Owner")
+    assert cli.ok("chat", "agent-to-agent", chat).out == "yes\n"
+    cli.run("invite", "check", "ann", expect=1)
+    cli.run("invite", "add", chat, "ann", "--by", "nobody", expect=77)
+    cli.run("invite", "add", chat, "ghost", "--by", "boss", expect=1)
+    assert cli.ok("invite", "add", chat, "ann", "--by", "boss", "-o", "json").json()["invitee"] == "ann"
+    assert cli.ok("invite", "check", "ann", "-o", "name").out == f"{chat}\n"
+    waiting = cli.ok("chat", "list", "--chatter-id", "ann", "--chatter-type", "User", "--invitation-pending",
+                     "-o", "name").out
+    assert waiting == f"{chat}\n"
+    cli.ok("invite", "decline", chat, "ann")
+    cli.run("invite", "decline", chat, "ann", expect=65)
+    cli.run("invite", "check", "ann", expect=1)
+    notes = cli.ok("message", "list", chat, "-o", "json").json()
+    assert notes[-1]["text"] == "ann has declined the chat request."
+    assert notes[-1]["audience"] == "agents"
+    assert cli.ok("message", "list", chat, "--exclude-internal", "-o", "json").json() == []
+    cli.ok("invite", "add", chat, "ann", "--by", "boss")
+    cli.ok("participant", "update", chat, "ann", "--active", "1")  # accepting settles the invite
+    cli.run("invite", "check", "ann", expect=1)
+    cli.ok("participant", "add", chat, "dave", "--name", "Dave", "--permission", "Participant", "--inactive")
+    cli.run("invite", "decline", chat, "dave", expect=65)  # never invited
+    cli.ok("participant", "update", chat, "ann", "--active", "-1")
+    cli.ok("invite", "add", chat, "ann", "--by", "boss")
+    cli.run("invite", "remove", "ann", expect=64)
+    assert "removed 1" in cli.ok("invite", "remove", "ann", "--chat", chat).err
+    assert "ChatInviteRemove" in events(cli)

@@ -6,6 +6,7 @@
 #include "engine/channels.hpp"
 #include "engine/chats.hpp"
 #include "engine/engine.hpp"
+#include "engine/people.hpp"
 #include "support/databases.hpp"
 #include "support/error_kind.hpp"
 
@@ -387,4 +388,67 @@ TEST_CASE("flags: set replaces, get needs a filter and filters correctly, delete
   CHECK(e.flags(f).empty());
   CHECK(kind_of([&] { e.chat(b); }) == ErrorKind::not_found);
   CHECK(fx.store->list_messages({.chat_id = b}).empty());
+}
+
+TEST_CASE("invites: invite, check, decline while pending, remove", "[engine][chats][invites]") {
+  const auto backend = GENERATE(from_range(test::test_backends()));
+  INFO("backend " << backend);
+  Fixture fx(backend);
+  auto e = fx.engine();
+  engine::People people(*fx.store, *fx.settings, fx.clock, "tester");
+  engine::AgentFields ann;
+  ann.login = "ann";
+  ann.name = "Ann Agent";
+  people.add_agent(ann, false);
+
+  engine::NewChat a2a;
+  a2a.requester_id = "boss";
+  a2a.requester_name = "Boss";
+  a2a.requester_type = ChatterType::user;
+  a2a.target_type = ChatterType::user;
+  const auto chat = e.add_chat(a2a, false).id;
+  const auto via = e.add_chat(a2a, false).id;
+  e.add_participant(chat, agent("boss", PermissionLevel::owner), false);
+
+  const auto before = fx.events();
+  CHECK(kind_of([&] { e.invite(chat, "nobody", "boss", 0, false); }) == ErrorKind::not_found);
+  CHECK(kind_of([&] { e.invite(chat, "ann", "stranger", 0, false); }) == ErrorKind::permission);
+  CHECK(kind_of([&] { e.invite(chat, "boss", "boss", 0, false); }) == ErrorKind::data);
+  CHECK(fx.events() == before);
+
+  const auto inv = e.invite(chat, "ann", "boss", via, false);
+  CHECK(inv.chat_id == chat);
+  CHECK(inv.invitation_chat_id == via);
+  auto types = fx.event_types();
+  CHECK(types[types.size() - 2] == "ChatInvite");
+  CHECK(types.back() == "ChatRequestUser");
+  const auto p = e.check_participant(chat, ChatterType::user, "ann", true);
+  REQUIRE(p);
+  CHECK(p->invitation);
+  CHECK(p->active == ChatterActive::inactive);
+  CHECK(e.invites("ann", chat, std::nullopt).size() == 1);
+  CHECK(e.invites("ann", std::nullopt, via).size() == 1);
+  CHECK(e.invites("ann", std::nullopt, chat).empty());
+  store::ChatFilter pending;
+  pending.chatter_id = "ann";
+  pending.chatter_type = ChatterType::user;
+  pending.invitation_pending = true;
+  CHECK(e.chats({pending}).size() == 1);
+
+  e.decline(chat, "ann", "Ann has declined the chat request.", false);
+  CHECK(fx.event_types().back() == "ChatDecline");
+  CHECK(e.invites("ann", chat, std::nullopt).empty());
+  CHECK(e.check_participant(chat, ChatterType::user, "ann", true) == std::nullopt);
+  const auto notes = e.messages(chat, {});
+  REQUIRE(notes.size() == 1);
+  CHECK(notes[0].system_generated);
+  CHECK(notes[0].audience == model::Audience::agents);
+  CHECK(kind_of([&] { e.decline(chat, "ann", "again", false); }) == ErrorKind::data);  // no longer pending
+
+  e.invite(chat, "ann", "boss", 0, false);
+  CHECK(kind_of([&] { e.remove_invite("ann", std::nullopt, std::nullopt, false); }) == ErrorKind::usage);
+  CHECK(e.remove_invite("ann", chat, std::nullopt, true) == 1);
+  CHECK(e.remove_invite("ann", chat, std::nullopt, false) == 1);
+  CHECK(e.invites("ann", chat, std::nullopt).empty());
+  CHECK(fx.event_types().back() == "ChatInviteRemove");
 }
