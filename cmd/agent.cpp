@@ -3,6 +3,7 @@
 
 #include "cli/records.hpp"
 #include "commands.hpp"
+#include "engines.hpp"
 #include "core/error.hpp"
 #include "cli/output.hpp"
 #include "engine/people.hpp"
@@ -10,26 +11,17 @@
 namespace chatctl::cmd {
 namespace {
 
-engine::People people(Context& ctx) { return engine::People(ctx.store(), ctx.settings(), ctx.clock(), ctx.actor()); }
-
 cli::Record record(engine::People& p, const model::Agent& a) { return cli::agent_record(a, p.effective_availability(a)); }
 
-// -o name prints the login: what the other agent commands take.
-cli::PrintOptions print_options(Context& ctx) {
-  auto o = ctx.print_options();
-  o.name_key = "login";
-  return o;
-}
-
 void print_agent(Context& ctx, engine::People& p, const model::Agent& a, bool dry_run) {
-  cli::print_one(ctx.out(), print_options(ctx), record(p, a));
+  cli::print_one(ctx.out(), ctx.print_options("login"), record(p, a));
   if (dry_run) std::cerr << "dry run: nothing was written\n";
 }
 
 void print_agents(Context& ctx, engine::People& p, const std::vector<model::Agent>& agents) {
   std::vector<cli::Record> records;
   for (const auto& a : agents) records.push_back(record(p, a));
-  cli::print_list(ctx.out(), print_options(ctx), records, cli::agent_columns());
+  cli::print_list(ctx.out(), ctx.print_options("login"), records, cli::agent_columns());
 }
 
 const std::initializer_list<std::string> kAvailability = {"offline", "unavailable", "away", "online",
@@ -134,7 +126,7 @@ void register_agent(CLI::App& app, Context& ctx) {
         if (ctx.output_format() == cli::OutputFormat::table) {
           ctx.out() << availability << '\n';
         } else {
-          cli::print_one(ctx.out(), print_options(ctx), {{"login", a.login}, {"availability", availability}});
+          cli::print_one(ctx.out(), ctx.print_options("login"), {{"login", a.login}, {"availability", availability}});
         }
         return;
       }
@@ -159,7 +151,7 @@ void register_agent(CLI::App& app, Context& ctx) {
       for (const auto& [login, channels] : p.available_agents()) {
         records.push_back({{"login", login}, {"channels", channels}});
       }
-      cli::print_list(ctx.out(), print_options(ctx), records, {{"LOGIN", "login"}, {"CHANNELS", "channels"}});
+      cli::print_list(ctx.out(), ctx.print_options("login"), records, {{"LOGIN", "login"}, {"CHANNELS", "channels"}});
     });
   }
 }

@@ -3,6 +3,7 @@
 
 #include "cli/records.hpp"
 #include "commands.hpp"
+#include "engines.hpp"
 #include "core/error.hpp"
 #include "engine/channel_file.hpp"
 #include "engine/channels.hpp"
@@ -60,7 +61,6 @@ void print_update(Context& ctx, const engine::PlanEntry& entry, bool dry_run) {
   if (dry_run) std::cerr << "dry run: nothing was written\n";
 }
 
-engine::ChannelAdmin admin(Context& ctx) { return engine::ChannelAdmin(ctx.store(), ctx.clock(), ctx.actor()); }
 
 }  // namespace
 
@@ -76,7 +76,7 @@ void register_channel(CLI::App& app, Context& ctx) {
       auto f = to_fields(*o);
       if (!f.customer_users) f.customer_users = true;
       if (!f.public_users) f.public_users = false;
-      const auto c = admin(ctx).add(f, o->dry_run);
+      const auto c = channel_admin(ctx).add(f, o->dry_run);
       cli::print_one(ctx.out(), ctx.print_options(), cli::channel_record(c));
       if (o->dry_run) std::cerr << "dry run: nothing was written\n";
     });
@@ -99,7 +99,7 @@ void register_channel(CLI::App& app, Context& ctx) {
       if (o->customer_users) filter.customer_users = true;
       if (o->public_users) filter.public_users = true;
       std::vector<cli::Record> records;
-      for (const auto& c : admin(ctx).list(filter)) records.push_back(cli::channel_record(c));
+      for (const auto& c : channel_admin(ctx).list(filter)) records.push_back(cli::channel_record(c));
       cli::print_list(ctx.out(), ctx.print_options(), records, cli::channel_columns());
     });
   }
@@ -109,7 +109,7 @@ void register_channel(CLI::App& app, Context& ctx) {
     auto* cmd = app.add_subcommand("show", "Show one chat channel");
     cmd->add_option("channel", *ref, "Channel name or id")->required();
     cmd->callback([&ctx, ref] {
-      cli::print_one(ctx.out(), ctx.print_options(), cli::channel_record(admin(ctx).get(*ref)));
+      cli::print_one(ctx.out(), ctx.print_options(), cli::channel_record(channel_admin(ctx).get(*ref)));
     });
   }
 
@@ -123,7 +123,7 @@ void register_channel(CLI::App& app, Context& ctx) {
     cmd->callback([&ctx, ref, o] {
       const auto f = to_fields(*o);
       if (f.empty()) throw core::Error(core::ErrorKind::usage, "nothing to change: give at least one field option");
-      print_update(ctx, admin(ctx).update(*ref, f, o->dry_run), o->dry_run);
+      print_update(ctx, channel_admin(ctx).update(*ref, f, o->dry_run), o->dry_run);
     });
   }
 
@@ -141,7 +141,7 @@ void register_channel(CLI::App& app, Context& ctx) {
     deactivate->callback([&ctx, d] {
       engine::ChannelFields f;
       f.validity = d->temporarily ? model::Validity::invalid_temporarily : model::Validity::invalid;
-      print_update(ctx, admin(ctx).update(d->ref, f, d->dry_run), d->dry_run);
+      print_update(ctx, channel_admin(ctx).update(d->ref, f, d->dry_run), d->dry_run);
     });
 
     auto a = std::make_shared<ValidityOptions>();
@@ -151,7 +151,7 @@ void register_channel(CLI::App& app, Context& ctx) {
     activate->callback([&ctx, a] {
       engine::ChannelFields f;
       f.validity = model::Validity::valid;
-      print_update(ctx, admin(ctx).update(a->ref, f, a->dry_run), a->dry_run);
+      print_update(ctx, channel_admin(ctx).update(a->ref, f, a->dry_run), a->dry_run);
     });
   }
 
@@ -177,7 +177,7 @@ void register_channel(CLI::App& app, Context& ctx) {
     cmd->add_flag("--dry-run", o->dry_run, "Print the plan; write nothing");
     cmd->callback([&ctx, o] {
       const auto specs = engine::load_channel_files(o->files, ctx.in());
-      print_plan(ctx, admin(ctx).apply(specs, o->dry_run), o->dry_run);
+      print_plan(ctx, channel_admin(ctx).apply(specs, o->dry_run), o->dry_run);
     });
   }
   {
@@ -186,7 +186,7 @@ void register_channel(CLI::App& app, Context& ctx) {
     cmd->add_option("-f,--file", o->files, "File, folder of *.yaml files, or - for stdin")->required()->type_name("FILE");
     cmd->callback([&ctx, o] {
       const auto specs = engine::load_channel_files(o->files, ctx.in());
-      const auto result = admin(ctx).diff(specs);
+      const auto result = channel_admin(ctx).diff(specs);
       print_plan(ctx, result, false);
       ctx.exit_code = result.changed() ? 1 : 0;
     });

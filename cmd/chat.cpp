@@ -3,6 +3,7 @@
 
 #include "cli/records.hpp"
 #include "commands.hpp"
+#include "engines.hpp"
 #include "core/error.hpp"
 #include "engine/channels.hpp"
 #include "engine/chats.hpp"
@@ -10,16 +11,8 @@
 namespace chatctl::cmd {
 namespace {
 
-engine::ChatEngine chats(Context& ctx) { return engine::ChatEngine(ctx.store(), ctx.settings(), ctx.clock(), ctx.actor()); }
-
-cli::PrintOptions id_output(Context& ctx) {
-  auto o = ctx.print_options();
-  o.name_key = "id";
-  return o;
-}
-
 void print_chat(Context& ctx, const model::Chat& c, bool dry_run) {
-  cli::print_one(ctx.out(), id_output(ctx), cli::chat_record(c));
+  cli::print_one(ctx.out(), ctx.print_options("id"), cli::chat_record(c));
   if (dry_run) std::cerr << "dry run: nothing was written\n";
 }
 
@@ -99,7 +92,7 @@ void register_chat(CLI::App& app, Context& ctx) {
       if (o->filter_status) q.filter.status = model::parse_chat_status(*o->filter_status);
       for (const auto& t : o->requester_types) q.filter.requester_types.push_back(*model::parse_chatter_type(t));
       if (o->filter_target) q.filter.target_type = model::parse_chatter_type(*o->filter_target);
-      engine::ChannelAdmin channels(ctx.store(), ctx.clock(), ctx.actor());
+      auto channels = channel_admin(ctx);
       for (const auto& c : o->channels) q.filter.channel_ids.push_back(channels.get(c).id);
       q.outdated = o->outdated;
       q.filter.chatter_id = o->chatter_id;
@@ -110,7 +103,7 @@ void register_chat(CLI::App& app, Context& ctx) {
       q.filter.limit = o->limit;
       std::vector<cli::Record> records;
       for (const auto& c : chats(ctx).chats(q)) records.push_back(cli::chat_record(c));
-      cli::print_list(ctx.out(), id_output(ctx), records, cli::chat_columns());
+      cli::print_list(ctx.out(), ctx.print_options("id"), records, cli::chat_columns());
     });
   }
   {

@@ -3,27 +3,19 @@
 
 #include "cli/records.hpp"
 #include "commands.hpp"
+#include "engines.hpp"
 #include "core/error.hpp"
 #include "engine/people.hpp"
 
 namespace chatctl::cmd {
 namespace {
 
-engine::People people(Context& ctx) { return engine::People(ctx.store(), ctx.settings(), ctx.clock(), ctx.actor()); }
-
 cli::Record record(engine::People& p, const model::Customer& c) {
   return cli::customer_record(c, p.effective_availability(c));
 }
 
-// -o name prints the id: what the other customer commands take.
-cli::PrintOptions print_options(Context& ctx) {
-  auto o = ctx.print_options();
-  o.name_key = "id";
-  return o;
-}
-
 void print_customer(Context& ctx, engine::People& p, const model::Customer& c, bool dry_run) {
-  cli::print_one(ctx.out(), print_options(ctx), record(p, c));
+  cli::print_one(ctx.out(), ctx.print_options("id"), record(p, c));
   if (dry_run) std::cerr << "dry run: nothing was written\n";
 }
 
@@ -78,7 +70,7 @@ void register_customer(CLI::App& app, Context& ctx) {
       const auto list = o->online ? p.online_customers(kind) : p.customers({.kind = kind});
       std::vector<cli::Record> records;
       for (const auto& c : list) records.push_back(record(p, c));
-      cli::print_list(ctx.out(), print_options(ctx), records, cli::customer_columns());
+      cli::print_list(ctx.out(), ctx.print_options("id"), records, cli::customer_columns());
     });
   }
   {
@@ -121,7 +113,7 @@ void register_customer(CLI::App& app, Context& ctx) {
         if (ctx.output_format() == cli::OutputFormat::table) {
           ctx.out() << availability << '\n';
         } else {
-          cli::print_one(ctx.out(), print_options(ctx), {{"id", c.id}, {"availability", availability}});
+          cli::print_one(ctx.out(), ctx.print_options("id"), {{"id", c.id}, {"availability", availability}});
         }
         return;
       }

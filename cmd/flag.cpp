@@ -3,16 +3,11 @@
 
 #include "cli/records.hpp"
 #include "commands.hpp"
+#include "engines.hpp"
 #include "core/error.hpp"
 #include "engine/chats.hpp"
 
 namespace chatctl::cmd {
-namespace {
-
-engine::ChatEngine chats(Context& ctx) { return engine::ChatEngine(ctx.store(), ctx.settings(), ctx.clock(), ctx.actor()); }
-
-}  // namespace
-
 void register_flag(CLI::App& app, Context& ctx) {
   struct Options {
     model::ChatId chat{0};

@@ -3,22 +3,11 @@
 
 #include "cli/records.hpp"
 #include "commands.hpp"
+#include "engines.hpp"
 #include "core/error.hpp"
 #include "engine/chats.hpp"
 
 namespace chatctl::cmd {
-namespace {
-
-engine::ChatEngine chats(Context& ctx) { return engine::ChatEngine(ctx.store(), ctx.settings(), ctx.clock(), ctx.actor()); }
-
-cli::PrintOptions chat_output(Context& ctx) {
-  auto o = ctx.print_options();
-  o.name_key = "chat_id";
-  return o;
-}
-
-}  // namespace
-
 void register_invite(CLI::App& app, Context& ctx) {
   struct Options {
     model::ChatId chat{0};
@@ -41,7 +30,7 @@ void register_invite(CLI::App& app, Context& ctx) {
     cmd->add_flag("--dry-run", o->dry_run, "Check; write nothing");
     cmd->callback([&ctx, o] {
       const auto inv = chats(ctx).invite(o->chat, o->agent, o->by, o->through, o->dry_run);
-      cli::print_one(ctx.out(), chat_output(ctx), cli::invite_record(inv));
+      cli::print_one(ctx.out(), ctx.print_options("chat_id"), cli::invite_record(inv));
       if (o->dry_run) std::cerr << "dry run: nothing was written\n";
     });
   }
@@ -55,7 +44,7 @@ void register_invite(CLI::App& app, Context& ctx) {
       const auto found = chats(ctx).invites(o->agent, o->filter_chat, o->filter_through);
       std::vector<cli::Record> records;
       for (const auto& i : found) records.push_back(cli::invite_record(i));
-      cli::print_list(ctx.out(), chat_output(ctx), records, cli::invite_columns());
+      cli::print_list(ctx.out(), ctx.print_options("chat_id"), records, cli::invite_columns());
       if (found.empty()) ctx.exit_code = 1;
     });
   }

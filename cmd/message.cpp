@@ -4,22 +4,11 @@
 
 #include "cli/records.hpp"
 #include "commands.hpp"
+#include "engines.hpp"
 #include "core/error.hpp"
 #include "engine/chats.hpp"
 
 namespace chatctl::cmd {
-namespace {
-
-engine::ChatEngine chats(Context& ctx) { return engine::ChatEngine(ctx.store(), ctx.settings(), ctx.clock(), ctx.actor()); }
-
-cli::PrintOptions id_output(Context& ctx) {
-  auto o = ctx.print_options();
-  o.name_key = "id";
-  return o;
-}
-
-}  // namespace
-
 void register_message(CLI::App& app, Context& ctx) {
   struct Options {
     model::ChatId chat{0};
@@ -64,7 +53,7 @@ void register_message(CLI::App& app, Context& ctx) {
       m.system_generated = o->system;
       if (o->internal) m.audience = model::Audience::agents;
       if (o->customer_only) m.audience = model::Audience::customer;
-      cli::print_one(ctx.out(), id_output(ctx), cli::message_record(chats(ctx).add_message(o->chat, m, o->dry_run)));
+      cli::print_one(ctx.out(), ctx.print_options("id"), cli::message_record(chats(ctx).add_message(o->chat, m, o->dry_run)));
       if (o->dry_run) std::cerr << "dry run: nothing was written\n";
     });
   }
@@ -73,7 +62,7 @@ void register_message(CLI::App& app, Context& ctx) {
     auto* cmd = app.add_subcommand("show", "Show one message (ChatMessageGet)");
     cmd->add_option("message", o->id, "Message id")->required();
     cmd->callback([&ctx, o] {
-      cli::print_one(ctx.out(), id_output(ctx), cli::message_record(chats(ctx).message(o->id)));
+      cli::print_one(ctx.out(), ctx.print_options("id"), cli::message_record(chats(ctx).message(o->id)));
     });
   }
   {
@@ -96,7 +85,7 @@ void register_message(CLI::App& app, Context& ctx) {
       q.mask_agent_name = o->mask;
       std::vector<cli::Record> records;
       for (const auto& m : chats(ctx).messages(o->chat, q)) records.push_back(cli::message_record(m));
-      cli::print_list(ctx.out(), id_output(ctx), records, cli::message_columns());
+      cli::print_list(ctx.out(), ctx.print_options("id"), records, cli::message_columns());
     });
   }
 }

@@ -3,22 +3,15 @@
 
 #include "cli/records.hpp"
 #include "commands.hpp"
+#include "engines.hpp"
 #include "core/error.hpp"
 #include "engine/chats.hpp"
 
 namespace chatctl::cmd {
 namespace {
 
-engine::ChatEngine chats(Context& ctx) { return engine::ChatEngine(ctx.store(), ctx.settings(), ctx.clock(), ctx.actor()); }
-
-cli::PrintOptions chatter_output(Context& ctx) {
-  auto o = ctx.print_options();
-  o.name_key = "chatter_id";
-  return o;
-}
-
 void print_participant(Context& ctx, const model::Participant& p, bool dry_run) {
-  cli::print_one(ctx.out(), chatter_output(ctx), cli::participant_record(p));
+  cli::print_one(ctx.out(), ctx.print_options("chatter_id"), cli::participant_record(p));
   if (dry_run) std::cerr << "dry run: nothing was written\n";
 }
 
@@ -141,7 +134,7 @@ void register_participant(CLI::App& app, Context& ctx) {
     cmd->callback([&ctx, o] {
       std::vector<cli::Record> records;
       for (const auto& p : chats(ctx).participants(o->chat)) records.push_back(cli::participant_record(p));
-      cli::print_list(ctx.out(), chatter_output(ctx), records, cli::participant_columns());
+      cli::print_list(ctx.out(), ctx.print_options("chatter_id"), records, cli::participant_columns());
     });
   }
   {

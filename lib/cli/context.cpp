@@ -52,4 +52,8 @@ OutputFormat Context::output_format() const { return parse_output_format(options
 
 PrintOptions Context::print_options() const { return PrintOptions{output_format(), options.no_headers}; }
 
+PrintOptions Context::print_options(std::string name_key) const {
+  return PrintOptions{output_format(), options.no_headers, std::move(name_key)};
+}
+
 }  // namespace chatctl::cli

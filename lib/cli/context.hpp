@@ -54,6 +54,8 @@ class Context {
   std::string actor() { return settings().get_string(core::keys::kActor); }
 
   PrintOptions print_options() const;
+  // The same, with -o name printing `name_key` (a login, an id, ...) instead of "name".
+  PrintOptions print_options(std::string name_key) const;
   OutputFormat output_format() const;
   std::ostream& out() { return out_; }
   std::istream& in() { return in_; }
