@@ -1,26 +1,10 @@
 // chatctl db: migrate, status.
 #include <iostream>
 
+#include "cli/records.hpp"
 #include "commands.hpp"
-#include "core/clock.hpp"
 
 namespace chatctl::cmd {
-namespace {
-
-cli::Record migration_record(const store::MigrationState& m) {
-  cli::Record r;
-  r["version"] = m.version;
-  r["name"] = m.name;
-  r["state"] = !m.known ? "unknown (newer chatctl)" : (m.applied_at ? "applied" : "pending");
-  r["applied_at"] = m.applied_at ? cli::Record(core::format_rfc3339(*m.applied_at)) : cli::Record(nullptr);
-  return r;
-}
-
-const std::vector<cli::Column> kColumns = {
-    {"VERSION", "version"}, {"NAME", "name"}, {"STATE", "state"}, {"APPLIED_AT", "applied_at"}};
-
-}  // namespace
-
 void register_db(CLI::App& app, Context& ctx) {
 
   auto dry_run = std::make_shared<bool>(false);
@@ -31,9 +15,9 @@ void register_db(CLI::App& app, Context& ctx) {
     if (*dry_run) {
       std::vector<cli::Record> pending;
       for (const auto& m : store.migration_status()) {
-        if (!m.applied_at) pending.push_back(migration_record(m));
+        if (!m.applied_at) pending.push_back(cli::migration_record(m));
       }
-      cli::print_list(ctx.out(), ctx.print_options(), pending, kColumns);
+      cli::print_list(ctx.out(), ctx.print_options(), pending, cli::migration_columns());
       std::cerr << "dry run: " << pending.size() << " migration(s) pending, nothing applied\n";
       return;
     }
@@ -44,8 +28,8 @@ void register_db(CLI::App& app, Context& ctx) {
   auto* status = app.add_subcommand("status", "List schema migrations and whether each is applied");
   status->callback([&ctx] {
     std::vector<cli::Record> records;
-    for (const auto& m : ctx.raw_store().migration_status()) records.push_back(migration_record(m));
-    cli::print_list(ctx.out(), ctx.print_options(), records, kColumns);
+    for (const auto& m : ctx.raw_store().migration_status()) records.push_back(cli::migration_record(m));
+    cli::print_list(ctx.out(), ctx.print_options(), records, cli::migration_columns());
   });
 }
 

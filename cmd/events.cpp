@@ -1,9 +1,9 @@
 // chatctl events: list, follow.
 #include <chrono>
-#include <nlohmann/json.hpp>
 
 #include <spdlog/spdlog.h>
 
+#include "cli/records.hpp"
 #include "commands.hpp"
 #include "core/clock.hpp"
 #include "core/interrupt.hpp"
@@ -32,26 +32,9 @@ store::EventFilter to_filter(const EventOptions& o) {
   return store::EventFilter{o.after, o.limit, o.type, o.chat, o.channel};
 }
 
-cli::Record event_record(const store::EventRecord& e) {
-  cli::Record r;
-  r["seq"] = e.seq;
-  r["time"] = core::format_rfc3339(e.time);
-  r["type"] = e.type;
-  r["actor"] = e.actor;
-  r["chat_id"] = e.chat_id ? cli::Record(*e.chat_id) : cli::Record(nullptr);
-  r["channel_id"] = e.channel_id ? cli::Record(*e.channel_id) : cli::Record(nullptr);
-  r["payload"] = cli::Record::parse(e.payload, nullptr, false);
-  return r;
-}
-
-const std::vector<cli::Column> kColumns = {{"SEQ", "seq"},         {"TIME", "time"},         {"TYPE", "type"},
-                                           {"ACTOR", "actor"},     {"CHAT", "chat_id"},      {"CHANNEL", "channel_id"},
-                                           {"PAYLOAD", "payload"}};
-
 }  // namespace
 
 void register_events(CLI::App& app, Context& ctx) {
-
   auto lo = std::make_shared<EventOptions>();
   auto* list = app.add_subcommand("list", "List events of the event log, oldest first");
   list->add_option("--after", lo->after, "Only events with a sequence number above this");
@@ -59,10 +42,10 @@ void register_events(CLI::App& app, Context& ctx) {
   add_filter_options(*list, *lo);
   list->callback([&ctx, lo] {
     std::vector<cli::Record> records;
-    for (const auto& e : ctx.store().list_events(to_filter(*lo))) records.push_back(event_record(e));
+    for (const auto& e : ctx.store().list_events(to_filter(*lo))) records.push_back(cli::event_record(e));
     auto options = ctx.print_options();
     options.name_key = "seq";
-    cli::print_list(ctx.out(), options, records, kColumns);
+    cli::print_list(ctx.out(), options, records, cli::event_columns());
   });
 
   auto fo = std::make_shared<EventOptions>();
@@ -84,7 +67,7 @@ void register_events(CLI::App& app, Context& ctx) {
     engine::follow_events(
         store, filter, std::chrono::milliseconds(fo->interval_ms),
         [&](const store::EventRecord& e) {
-          cli::print_list(ctx.out(), options, {event_record(e)}, kColumns);
+          cli::print_list(ctx.out(), options, {cli::event_record(e)}, cli::event_columns());
           ctx.out().flush();
         },
         [] { return core::interrupted(); });

@@ -196,6 +196,40 @@ Record setting_record(const core::SettingDef& def, const core::Settings& setting
   return r;
 }
 
+Record event_record(const store::EventRecord& e) {
+  Record r;
+  r["seq"] = e.seq;
+  r["time"] = core::format_rfc3339(e.time);
+  r["type"] = e.type;
+  r["actor"] = e.actor;
+  r["chat_id"] = e.chat_id ? Record(*e.chat_id) : Record(nullptr);
+  r["channel_id"] = e.channel_id ? Record(*e.channel_id) : Record(nullptr);
+  r["payload"] = Record::parse(e.payload, nullptr, false);
+  return r;
+}
+
+const std::vector<Column>& event_columns() {
+  static const std::vector<Column> kColumns = {{"SEQ", "seq"},     {"TIME", "time"},    {"TYPE", "type"},
+                                               {"ACTOR", "actor"}, {"CHAT", "chat_id"}, {"CHANNEL", "channel_id"},
+                                               {"PAYLOAD", "payload"}};
+  return kColumns;
+}
+
+Record migration_record(const store::MigrationState& m) {
+  Record r;
+  r["version"] = m.version;
+  r["name"] = m.name;
+  r["state"] = !m.known ? "unknown (newer chatctl)" : (m.applied_at ? "applied" : "pending");
+  r["applied_at"] = m.applied_at ? Record(core::format_rfc3339(*m.applied_at)) : Record(nullptr);
+  return r;
+}
+
+const std::vector<Column>& migration_columns() {
+  static const std::vector<Column> kColumns = {
+      {"VERSION", "version"}, {"NAME", "name"}, {"STATE", "state"}, {"APPLIED_AT", "applied_at"}};
+  return kColumns;
+}
+
 Record plan_record(const engine::PlanEntry& e) {
   Record r;
   r["action"] = engine::to_string(e.action);

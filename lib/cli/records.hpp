@@ -8,6 +8,7 @@
 #include "model/channel.hpp"
 #include "model/chat.hpp"
 #include "model/people.hpp"
+#include "store/store.hpp"
 
 namespace chatctl::cli {
 
@@ -37,6 +38,12 @@ Record flag_record(const model::Flag& flag);
 Record invite_record(const model::Invite& invite);
 const std::vector<Column>& invite_columns();
 const std::vector<Column>& flag_columns();
+
+// Event log rows (payload parsed back into JSON) and schema migrations.
+Record event_record(const store::EventRecord& event);
+const std::vector<Column>& event_columns();
+Record migration_record(const store::MigrationState& migration);
+const std::vector<Column>& migration_columns();
 
 Record plan_record(const engine::PlanEntry& entry);
 const std::vector<Column>& plan_columns();
