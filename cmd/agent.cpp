@@ -138,9 +138,10 @@ void register_agent(CLI::App& app, Context& ctx) {
     auto o = std::make_shared<Options>();
     auto* cmd = app.add_subcommand("seen", "Mark an agent as seen now (its client is alive)");
     cmd->add_option("login", o->login, "Login")->required();
+    cmd->add_flag("--dry-run", o->dry_run, "Check; write nothing");
     cmd->callback([&ctx, o] {
       auto p = people(ctx);
-      print_agent(ctx, p, p.touch_agent(o->login), false);
+      print_agent(ctx, p, p.touch_agent(o->login, o->dry_run), o->dry_run);
     });
   }
   {

@@ -126,9 +126,10 @@ void register_customer(CLI::App& app, Context& ctx) {
     auto o = std::make_shared<Options>();
     auto* cmd = app.add_subcommand("seen", "Mark a customer as seen now");
     cmd->add_option("id", o->id, "Customer id")->required();
+    cmd->add_flag("--dry-run", o->dry_run, "Check; write nothing");
     cmd->callback([&ctx, o] {
       auto p = people(ctx);
-      print_customer(ctx, p, p.touch_customer(o->id), false);
+      print_customer(ctx, p, p.touch_customer(o->id, o->dry_run), o->dry_run);
     });
   }
 }

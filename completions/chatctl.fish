@@ -232,6 +232,7 @@ function __chatctl_options
       echo -- --help
       echo -- -h
       echo -- --help-all
+      echo -- --dry-run
     case 'agent show'
       echo -- --help
       echo -- -h
@@ -779,6 +780,7 @@ function __chatctl_options
       echo -- --help
       echo -- -h
       echo -- --help-all
+      echo -- --dry-run
     case 'customer show'
       echo -- --help
       echo -- -h

@@ -174,10 +174,11 @@ model::Agent People::set_agent_availability(std::string_view login, model::Agent
   return a;
 }
 
-model::Agent People::touch_agent(std::string_view login) {
+model::Agent People::touch_agent(std::string_view login, bool dry_run) {
   store::WriteTransaction tx(store_);
   model::Agent a = agent(login);
   a.last_seen = clock_.now();
+  if (dry_run) return a;
   store_.update_agent(a);
   tx.commit();
   return a;
@@ -276,10 +277,11 @@ model::Customer People::set_customer_availability(std::string_view id, model::Cu
   return c;
 }
 
-model::Customer People::touch_customer(std::string_view id) {
+model::Customer People::touch_customer(std::string_view id, bool dry_run) {
   store::WriteTransaction tx(store_);
   model::Customer c = customer(id);
   c.last_seen = clock_.now();
+  if (dry_run) return c;
   store_.update_customer(c);
   tx.commit();
   return c;

@@ -48,7 +48,7 @@ class People {
   // Sets the availability and marks the agent seen now.
   model::Agent set_agent_availability(std::string_view login, model::AgentAvailability availability, bool dry_run);
   // Marks the agent seen now (its client is alive).
-  model::Agent touch_agent(std::string_view login);
+  model::Agent touch_agent(std::string_view login, bool dry_run = false);
   // AgentAvailabilityGet: off-line when not seen within the threshold, else the stored value.
   model::AgentAvailability effective_availability(const model::Agent& agent) const;
   // OnlineUserList for agents: on-line agents, optionally of one group.
@@ -63,7 +63,7 @@ class People {
   std::vector<model::Customer> customers(const store::CustomerFilter& filter);
   model::Customer set_customer_availability(std::string_view id, model::CustomerAvailability availability,
                                             bool dry_run);
-  model::Customer touch_customer(std::string_view id);
+  model::Customer touch_customer(std::string_view id, bool dry_run = false);
   model::CustomerAvailability effective_availability(const model::Customer& customer) const;
   std::vector<model::Customer> online_customers(const std::optional<model::CustomerKind>& kind);
 

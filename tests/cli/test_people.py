@@ -76,6 +76,9 @@ def test_customer_lifecycle(cli):
     cli.ok("customer", "availability", "crm-42", "online")
     assert cli.ok("customer", "list", "--online", "-o", "name").out == "crm-42\n"
     cli.ok("customer", "seen", "crm-42")
+    seen = cli.ok("customer", "show", "crm-42", "-o", "json").json()["last_seen"]
+    cli.ok("customer", "seen", "crm-42", "--dry-run")
+    assert cli.ok("customer", "show", "crm-42", "-o", "json").json()["last_seen"] == seen
 
     cli.run("customer", "add", "crm-42", expect=65)
     cli.run("customer", "add", "x", "--email", "bad", expect=65)
