@@ -6,6 +6,7 @@
 
 #include "core/error.hpp"
 #include "core/text.hpp"
+#include "engine/validate.hpp"
 
 namespace chatctl::engine {
 namespace {
@@ -15,27 +16,6 @@ using core::ErrorKind;
 
 std::string prefixed(const std::string& where, const std::string& msg) {
   return where.empty() ? msg : where + ": " + msg;
-}
-
-void check_text(const std::string& where, const char* field, const std::string& value, std::size_t max, bool required,
-                bool single_line) {
-  const auto len = core::utf8_length(value);
-  if (!len) throw Error(ErrorKind::data, prefixed(where, std::string(field) + " is not valid UTF-8"));
-  if (required && core::trim(value).empty()) throw Error(ErrorKind::data, prefixed(where, std::string(field) + " must not be empty"));
-  if (*len > max) {
-    throw Error(ErrorKind::data, prefixed(where, std::string(field) + " is " + std::to_string(*len) +
-                                                     " characters long; at most " + std::to_string(max) + " allowed"));
-  }
-  if (required && core::trim(value).size() != value.size()) {
-    throw Error(ErrorKind::data, prefixed(where, std::string(field) + " must not start or end with spaces"));
-  }
-  const bool bad_control = single_line ? core::has_control_chars(value) : std::any_of(value.begin(), value.end(), [](char ch) {
-    const auto c = static_cast<unsigned char>(ch);
-    return (c < 0x20 && c != '\t' && c != '\n' && c != '\r') || c == 0x7F;
-  });
-  if (bad_control) {
-    throw Error(ErrorKind::data, prefixed(where, std::string(field) + " must not contain control characters"));
-  }
 }
 
 const char* yes_no(bool b) { return b ? "true" : "false"; }
@@ -82,9 +62,9 @@ nlohmann::json channel_payload(const model::Channel& c) {
 void validate_channel_fields(const ChannelFields& f, bool creating, const std::string& where) {
   if (creating && !f.name) throw Error(ErrorKind::data, prefixed(where, "name is required"));
   if (creating && !f.group) throw Error(ErrorKind::data, prefixed(where, "group is required for a new channel"));
-  if (f.name) check_text(where, "name", *f.name, model::kMaxChannelNameLength, true, true);
-  if (f.group) check_text(where, "group", *f.group, model::kMaxGroupNameLength, true, true);
-  if (f.comment) check_text(where, "comment", *f.comment, model::kMaxCommentLength, false, false);
+  if (f.name) check_text("name", *f.name, {model::kMaxChannelNameLength}, where);
+  if (f.group) check_text("group", *f.group, {model::kMaxGroupNameLength}, where);
+  if (f.comment) check_text("comment", *f.comment, {model::kMaxCommentLength, false, true}, where);
 }
 
 std::string_view to_string(PlanAction action) {
@@ -154,6 +134,13 @@ model::Channel ChannelAdmin::add(const ChannelFields& fields, bool dry_run) {
   return c;
 }
 
+void ChannelAdmin::save_update(PlanEntry& entry, core::Micros now) {
+  entry.channel.change_time = now;
+  entry.channel.change_by = actor_;
+  store_.update_channel(entry.channel);
+  log_event("ChannelUpdate", entry.channel, entry.changes);
+}
+
 model::Channel ChannelAdmin::insert(const ChannelFields& fields) {
   validate_channel_fields(fields, true);
   model::Channel c;
@@ -179,11 +166,12 @@ PlanEntry ChannelAdmin::update(std::string_view ref, const ChannelFields& fields
       throw Error(ErrorKind::data, "a channel named " + core::quoted(*fields.name) + " already exists");
     }
   }
-  entry.channel.change_time = clock_.now();
-  entry.channel.change_by = actor_;
-  if (dry_run) return entry;
-  store_.update_channel(entry.channel);
-  log_event("ChannelUpdate", entry.channel, entry.changes);
+  if (dry_run) {
+    entry.channel.change_time = clock_.now();
+    entry.channel.change_by = actor_;
+    return entry;
+  }
+  save_update(entry, clock_.now());
   tx.commit();
   return entry;
 }
@@ -227,10 +215,7 @@ ApplyResult ChannelAdmin::apply(const std::vector<ChannelSpec>& specs, bool dry_
       create.name = specs[i].name;
       entry.channel = insert(create);
     } else if (entry.action == PlanAction::updated) {
-      entry.channel.change_time = now;
-      entry.channel.change_by = actor_;
-      store_.update_channel(entry.channel);
-      log_event("ChannelUpdate", entry.channel, entry.changes);
+      save_update(entry, now);
     }
   }
   tx.commit();

@@ -86,6 +86,8 @@ class ChannelAdmin {
  private:
   std::optional<model::Channel> resolve(std::string_view ref);
   ApplyResult plan(const std::vector<ChannelSpec>& specs);
+  // Writes an updated entry's channel with the change stamp and logs ChannelUpdate.
+  void save_update(PlanEntry& entry, core::Micros now);
   void log_event(std::string_view type, const model::Channel& channel, const std::vector<FieldChange>& changes);
 
   store::Store& store_;

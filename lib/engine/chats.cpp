@@ -8,6 +8,7 @@
 #include "core/text.hpp"
 #include "engine/channels.hpp"
 #include "engine/engine.hpp"
+#include "engine/validate.hpp"
 
 namespace chatctl::engine {
 namespace {
@@ -39,16 +40,6 @@ nlohmann::json participant_json(const model::Participant& p) {
           {"permission_level", model::to_string(p.permission)},
           {"invitation", p.invitation},
           {"monitoring", static_cast<int>(p.monitoring)}};
-}
-
-void check_text(const char* field, const std::string& value, std::size_t max) {
-  const auto len = core::utf8_length(value);
-  if (!len) throw Error(ErrorKind::data, std::string(field) + " is not valid UTF-8");
-  if (core::trim(value).empty()) throw Error(ErrorKind::data, std::string(field) + " must not be empty");
-  if (*len > max) {
-    throw Error(ErrorKind::data, std::string(field) + " is " + std::to_string(*len) + " characters long; at most " +
-                                     std::to_string(max) + " allowed");
-  }
 }
 
 bool is_customer(ChatterType t) { return t == ChatterType::customer || t == ChatterType::public_user; }
@@ -103,8 +94,8 @@ model::ChannelId ChatEngine::resolve_channel(std::string_view ref, ChatterType r
 model::Chat ChatEngine::add_chat(const NewChat& n, bool dry_run) {
   if (n.status == model::ChatStatus::closed) throw Error(ErrorKind::data, "a new chat is a request or active");
   if (n.target_type == ChatterType::public_user) throw Error(ErrorKind::data, "the target type is User or Customer");
-  check_text("requester id", n.requester_id, 200);
-  check_text("requester name", n.requester_name, 200);
+  check_text("requester id", n.requester_id, {200});
+  check_text("requester name", n.requester_name, {200});
   if (n.ticket_id < 0) throw Error(ErrorKind::data, "ticket id must not be negative");
   store::WriteTransaction tx(store_);
   model::Chat c;
@@ -200,8 +191,8 @@ PermissionLevel ChatEngine::permission_level(model::ChatId id, std::string_view 
 }
 
 model::Participant ChatEngine::add_participant(model::ChatId id, const ParticipantSpec& s, bool dry_run) {
-  check_text("chatter id", s.chatter_id, 200);
-  check_text("chatter name", s.chatter_name, 200);
+  check_text("chatter id", s.chatter_id, {200});
+  check_text("chatter name", s.chatter_name, {200});
   if (s.chatter_type == ChatterType::user && s.permission == PermissionLevel::none) {
     throw Error(ErrorKind::data, "an agent participant needs a permission level: Owner, Participant or Observer");
   }
@@ -539,8 +530,8 @@ std::size_t ChatEngine::remove_invite(std::string_view user, std::optional<model
 
 model::Flag ChatEngine::set_flag(model::ChatId id, std::string_view key, std::string_view value, std::string_view user,
                                  bool dry_run) {
-  check_text("flag key", std::string(key), 200);
-  check_text("user", std::string(user), 200);
+  check_text("flag key", std::string(key), {200});
+  check_text("user", std::string(user), {200});
   if (!core::utf8_length(value)) throw Error(ErrorKind::data, "flag value is not valid UTF-8");
   store::WriteTransaction tx(store_);
   const model::Chat c = require_chat(id);

@@ -9,6 +9,7 @@
 #include "core/ids.hpp"
 #include "core/text.hpp"
 #include "engine/channels.hpp"
+#include "engine/validate.hpp"
 
 namespace chatctl::engine {
 namespace {
@@ -18,28 +19,14 @@ using core::ErrorKind;
 
 constexpr core::Micros kMinute = 60'000'000;
 
-void check(const char* field, const std::string& value, std::size_t max, bool required) {
-  const auto len = core::utf8_length(value);
-  if (!len) throw Error(ErrorKind::data, std::string(field) + " is not valid UTF-8");
-  if (required && core::trim(value).empty()) throw Error(ErrorKind::data, std::string(field) + " must not be empty");
-  if (core::trim(value).size() != value.size()) {
-    throw Error(ErrorKind::data, std::string(field) + " must not start or end with spaces");
-  }
-  if (*len > max) {
-    throw Error(ErrorKind::data, std::string(field) + " is " + std::to_string(*len) + " characters long; at most " +
-                                     std::to_string(max) + " allowed");
-  }
-  if (core::has_control_chars(value)) throw Error(ErrorKind::data, std::string(field) + " must not contain control characters");
-}
-
 void check_login(const std::string& login) {
-  check("login", login, model::kMaxLoginLength, true);
+  check_text("login", login, {model::kMaxLoginLength, true});
   if (login.find(' ') != std::string::npos) throw Error(ErrorKind::data, "login must not contain spaces");
 }
 
 void check_email(const std::string& email) {
   if (email.empty()) return;
-  check("email", email, model::kMaxEmailLength, false);
+  check_text("email", email, {model::kMaxEmailLength, false});
   const auto at = email.find('@');
   if (at == std::string::npos || at == 0 || at + 1 == email.size() || email.find(' ') != std::string::npos) {
     throw Error(ErrorKind::data, "email " + core::quoted(email) + " is not an email address");
@@ -91,7 +78,7 @@ void merge(model::Agent& a, const AgentFields& f, ChannelAdmin& channels) {
   if (f.email) a.email = *f.email;
   std::set<std::string> groups(a.groups.begin(), a.groups.end());
   for (const auto& g : f.add_groups) {
-    check("group", g, model::kMaxGroupNameLength, true);
+    check_text("group", g, {model::kMaxGroupNameLength, true});
     groups.insert(g);
   }
   for (const auto& g : f.remove_groups) groups.erase(g);
@@ -109,7 +96,7 @@ model::Agent People::add_agent(const AgentFields& fields, bool dry_run) {
   if (!fields.login) throw Error(ErrorKind::data, "login is required");
   if (!fields.name) throw Error(ErrorKind::data, "name is required");
   check_login(*fields.login);
-  check("name", *fields.name, model::kMaxPersonNameLength, true);
+  check_text("name", *fields.name, {model::kMaxPersonNameLength, true});
   if (fields.email) check_email(*fields.email);
 
   store::WriteTransaction tx(store_);
@@ -129,7 +116,7 @@ model::Agent People::add_agent(const AgentFields& fields, bool dry_run) {
 
 model::Agent People::update_agent(std::string_view login, const AgentFields& fields, bool dry_run) {
   if (fields.login) check_login(*fields.login);
-  if (fields.name) check("name", *fields.name, model::kMaxPersonNameLength, true);
+  if (fields.name) check_text("name", *fields.name, {model::kMaxPersonNameLength, true});
   if (fields.email) check_email(*fields.email);
   store::WriteTransaction tx(store_);
   model::Agent a = agent(login);
@@ -216,9 +203,9 @@ std::map<std::string, std::vector<model::ChannelId>> People::available_agents() 
 model::Customer People::add_customer(const CustomerFields& fields, bool dry_run) {
   model::Customer c;
   c.id = fields.id.value_or(core::new_uuid());
-  check("id", c.id, model::kMaxLoginLength, true);
+  check_text("id", c.id, {model::kMaxLoginLength, true});
   c.name = fields.name.value_or("");
-  check("name", c.name, model::kMaxPersonNameLength, false);
+  check_text("name", c.name, {model::kMaxPersonNameLength, false});
   c.email = fields.email.value_or("");
   check_email(c.email);
   c.kind = fields.kind.value_or(model::CustomerKind::customer);
@@ -235,7 +222,7 @@ model::Customer People::add_customer(const CustomerFields& fields, bool dry_run)
 
 model::Customer People::update_customer(std::string_view id, const CustomerFields& fields, bool dry_run) {
   if (fields.id) throw Error(ErrorKind::usage, "a customer's id cannot be changed");
-  if (fields.name) check("name", *fields.name, model::kMaxPersonNameLength, false);
+  if (fields.name) check_text("name", *fields.name, {model::kMaxPersonNameLength, false});
   if (fields.email) check_email(*fields.email);
   store::WriteTransaction tx(store_);
   model::Customer c = customer(id);

@@ -95,6 +95,13 @@ auto guarded(const char* what, F&& f) -> decltype(f()) {
   }
 }
 
+// The first row of a lookup, or nothing.
+template <class T>
+std::optional<T> first_row(std::vector<T> rows) {
+  if (rows.empty()) return std::nullopt;
+  return std::move(rows.front());
+}
+
 // Row shape shared by every channel query.
 constexpr const char* kChannelColumns =
     "SELECT id, name, group_name, customer_users, public_users, valid_id, comments, create_time, create_by, "
@@ -360,15 +367,11 @@ std::vector<model::Channel> SociStore::list_channels(const ChannelFilter& filter
 }
 
 std::optional<model::Channel> SociStore::find_channel(model::ChannelId id) {
-  auto rows = query_channels("WHERE id = :id", {}, id);
-  if (rows.empty()) return std::nullopt;
-  return rows.front();
+  return first_row(query_channels("WHERE id = :id", {}, id));
 }
 
 std::optional<model::Channel> SociStore::find_channel_by_name(std::string_view name) {
-  auto rows = query_channels("WHERE name = :name", std::string(name), 0);
-  if (rows.empty()) return std::nullopt;
-  return rows.front();
+  return first_row(query_channels("WHERE name = :name", std::string(name), 0));
 }
 
 model::ChannelId SociStore::insert_channel(const model::Channel& c) {
@@ -505,9 +508,7 @@ std::vector<model::Agent> SociStore::list_agents(const AgentFilter& filter) {
 std::optional<model::Agent> SociStore::find_agent(std::string_view login) {
   Where w;
   w.add("login = " + w.text(std::string(login)));
-  auto rows = query_agents(w.sql, w.texts, w.ints);
-  if (rows.empty()) return std::nullopt;
-  return rows.front();
+  return first_row(query_agents(w.sql, w.texts, w.ints));
 }
 
 void SociStore::write_agent_sets(const model::Agent& a) {
@@ -603,9 +604,7 @@ std::vector<model::Customer> SociStore::list_customers(const CustomerFilter& fil
 std::optional<model::Customer> SociStore::find_customer(std::string_view id) {
   Where w;
   w.add("id = " + w.text(std::string(id)));
-  auto rows = query_customers(w.sql, w.texts, w.ints);
-  if (rows.empty()) return std::nullopt;
-  return rows.front();
+  return first_row(query_customers(w.sql, w.texts, w.ints));
 }
 
 void SociStore::insert_customer(const model::Customer& c) {
@@ -735,9 +734,7 @@ std::vector<model::Chat> SociStore::query_chats(const std::string& where, const 
 std::optional<model::Chat> SociStore::find_chat(model::ChatId id) {
   Where w;
   w.add("c.id = " + w.integer(id));
-  auto rows = query_chats(w.sql, w.texts, w.ints, 0);
-  if (rows.empty()) return std::nullopt;
-  return rows.front();
+  return first_row(query_chats(w.sql, w.texts, w.ints, 0));
 }
 
 std::vector<model::Chat> SociStore::list_chats(const ChatFilter& f) {
@@ -865,9 +862,7 @@ std::optional<model::Participant> SociStore::find_participant(model::ChatId chat
   w.add("chat_id = " + w.integer(chat));
   w.add("chatter_type = " + w.text(std::string(model::to_string(type))));
   w.add("chatter_id = " + w.text(std::string(chatter_id)));
-  auto rows = query_participants(w.sql, w.texts, w.ints);
-  if (rows.empty()) return std::nullopt;
-  return rows.front();
+  return first_row(query_participants(w.sql, w.texts, w.ints));
 }
 
 std::vector<model::Participant> SociStore::list_participants(model::ChatId chat) {

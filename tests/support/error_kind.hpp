@@ -8,15 +8,18 @@
 
 namespace chatctl::test {
 
-// The kind of the core::Error that `f` throws; fails the test when it throws nothing.
-inline core::ErrorKind kind_of(const std::function<void()>& f) {
+// The core::Error that `f` throws; fails the test when it throws nothing.
+inline core::Error error_of(const std::function<void()>& f) {
   try {
     f();
   } catch (const core::Error& e) {
-    return e.kind();
+    return e;
   }
   FAIL("expected a core::Error");
-  return core::ErrorKind::internal;
+  return core::Error(core::ErrorKind::internal, "unreachable");
 }
+
+// The kind of the core::Error that `f` throws.
+inline core::ErrorKind kind_of(const std::function<void()>& f) { return error_of(f).kind(); }
 
 }  // namespace chatctl::test

@@ -3,6 +3,8 @@
 #include "store/dsn.hpp"
 
 #include <catch2/catch.hpp>
+
+#include "support/error_kind.hpp"
 #include <functional>
 #include <string>
 
@@ -15,15 +17,7 @@ using store::postgres_uri_to_conninfo;
 
 namespace {
 
-core::Error error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const core::Error& e) {
-    return e;
-  }
-  FAIL("expected a core::Error");
-  return core::Error(ErrorKind::internal, "unreachable");
-}
+using test::error_of;
 
 core::Error conninfo_error(const std::string& uri) {
   return error_of([&] { (void)postgres_uri_to_conninfo(uri); });

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <catch2/catch.hpp>
+
+#include "support/error_kind.hpp"
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -26,15 +28,7 @@ namespace keys = core::keys;
 
 namespace {
 
-core::Error error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const core::Error& e) {
-    return e;
-  }
-  FAIL("expected a core::Error");
-  return core::Error(ErrorKind::internal, "unreachable");
-}
+using test::error_of;
 
 // A test's world: a temporary folder for config files and a fake environment.
 struct World {
