@@ -61,6 +61,21 @@ void ChatEngine::log(std::string_view type, const model::Chat& chat, const std::
   store_.append_event(e);
 }
 
+model::MessageId ChatEngine::post(model::Message& m) {
+  const auto threads = store_.list_threads(m.chat_id);
+  if (threads.empty()) {
+    m.thread_id = store_.insert_thread({0, m.chat_id, true, "{}", m.create_time, std::nullopt});
+  } else {
+    m.thread_id = threads.back().id;
+  }
+  if (m.system_generated) {
+    m.type = model::EventType::system_message;
+    m.payload = R"({"system_message_type":"system_info"})";
+  }
+  m.id = store_.insert_message(m);
+  return m.id;
+}
+
 void ChatEngine::touch(model::Chat& chat) {
   chat.change_time = clock_.now();
   store_.update_chat(chat);
@@ -109,6 +124,7 @@ model::Chat ChatEngine::add_chat(const NewChat& n, bool dry_run) {
   c.create_time = c.change_time = clock_.now();
   if (dry_run) return c;
   c.id = store_.insert_chat(c);
+  store_.insert_thread({0, c.id, true, "{}", c.create_time, std::nullopt});
   log("ChatAdd", c, chat_json(c).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   tx.commit();
   return require_chat(c.id);
@@ -122,6 +138,17 @@ model::Chat ChatEngine::set_status(model::ChatId id, model::ChatStatus status, b
   c.status = status;
   if (dry_run) return c;
   touch(c);
+  // Closing ends the current RTM thread; re-opening a closed chat starts a new one.
+  if (status == model::ChatStatus::closed) {
+    for (auto& t : store_.list_threads(id)) {
+      if (!t.active) continue;
+      t.active = false;
+      t.close_time = c.change_time;
+      store_.update_thread(t);
+    }
+  } else if (before == model::ChatStatus::closed) {
+    store_.insert_thread({0, id, true, "{}", c.change_time, std::nullopt});
+  }
   auto payload = chat_json(c);
   payload["previous_status"] = model::to_string(before);
   log("ChatUpdate", c, payload.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
@@ -388,7 +415,7 @@ model::Message ChatEngine::add_message(model::ChatId id, const NewMessage& n, bo
   m.audience = n.audience;
   m.create_time = clock_.now();
   if (dry_run) return m;
-  m.id = store_.insert_message(m);
+  m.id = post(m);
   // Monitoring agents learn of the update: 2 every message, 1 customer messages only. The sender,
   // observers and inactive agents are skipped.
   for (const auto& p : store_.list_participants(id)) {
@@ -502,7 +529,7 @@ void ChatEngine::decline(model::ChatId id, std::string_view user, const std::str
   m.system_generated = true;
   m.audience = model::Audience::agents;
   m.create_time = clock_.now();
-  store_.insert_message(m);
+  post(m);
   p->active = ChatterActive::left;
   p->invitation = false;
   store_.update_participant(*p);

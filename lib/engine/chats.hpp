@@ -145,6 +145,8 @@ class ChatEngine {
   model::ChannelId resolve_channel(std::string_view ref, model::ChatterType requester);
   void log(std::string_view type, const model::Chat& chat, const std::string& payload);
   void touch(model::Chat& chat);
+  // Inserts a message into the chat's current thread (starting one if it has none).
+  model::MessageId post(model::Message& m);
   std::string masked_name(model::ChatId chat, const std::string& name);
 
   store::Store& store_;

@@ -45,6 +45,20 @@ struct Chat {
   std::int64_t ticket_id{0};
   core::Micros create_time{0};
   core::Micros change_time{0};
+  std::string properties{"{}"};  // RTM chat properties, a compact JSON object
+};
+
+using ThreadId = std::int64_t;
+
+// An RTM thread: a chat's life from its start (or re-activation) to its close. Messages belong to
+// the thread that was current when they were posted.
+struct Thread {
+  ThreadId id{0};
+  ChatId chat_id{0};
+  bool active{true};
+  std::string properties{"{}"};  // a compact JSON object
+  core::Micros create_time{0};
+  std::optional<core::Micros> close_time{};
 };
 
 struct Participant {
@@ -60,9 +74,15 @@ struct Participant {
   core::Micros create_time{0};
 };
 
+// The RTM event types a message (an event of a thread) can have.
+enum class EventType { message, system_message, file, filled_form, rich_message, custom };
+std::string_view to_string(EventType t);
+std::optional<EventType> parse_event_type(std::string_view s);
+
 struct Message {
   MessageId id{0};
   ChatId chat_id{0};
+  ThreadId thread_id{0};
   ParticipantId participant_id{0};
   std::string chatter_id{};    // filled by reads
   std::string chatter_name{};  // filled by reads
@@ -71,6 +91,10 @@ struct Message {
   bool system_generated{false};
   Audience audience{Audience::everyone};
   core::Micros create_time{0};
+  EventType type{EventType::message};
+  std::string custom_id{};
+  std::string properties{"{}"};  // a compact JSON object
+  std::string payload{"{}"};     // the event type's own RTM fields (url, fields, elements, ...), a JSON object
 };
 
 struct Flag {
@@ -90,6 +114,17 @@ struct Invite {
   ChatId invitation_chat_id{0};  // the chat through which the invitation goes; 0 if none
   core::Micros create_time{0};
 };
+
+// RTM string ids, derived from the integer ids: "C" or "T" and the id in base 36 (upper case),
+// padded to 9 digits ("C00000000Z" is chat 35); an event is "<thread id>_<message id>".
+std::string rtm_chat_id(ChatId id);
+std::string rtm_thread_id(ThreadId id);
+std::string rtm_event_id(ThreadId thread, MessageId message);
+// nullopt unless `s` is exactly what the functions above produce.
+std::optional<ChatId> parse_rtm_chat_id(std::string_view s);
+std::optional<ThreadId> parse_rtm_thread_id(std::string_view s);
+// The message id of an event id, when its thread part is `thread`.
+std::optional<MessageId> parse_rtm_event_id(std::string_view s, ThreadId thread);
 
 inline constexpr std::size_t kMaxMessageLength = 3800;  // characters, not bytes
 

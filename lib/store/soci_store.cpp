@@ -4,6 +4,13 @@
 #include <soci/sqlite3/soci-sqlite3.h>
 #include <spdlog/spdlog.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
 #include <set>
 #include <unordered_map>
 
@@ -657,13 +664,32 @@ model::ChatId SociStore::insert_chat(const model::Chat& c) {
     const long long ticket = c.ticket_id;
     const long long create_time = c.create_time;
     const long long change_time = c.change_time;
-    long long id = 0;
-    sql_ << "INSERT INTO chat (status, requester_id, requester_name, requester_type, target_type, chat_channel_id, "
-            "ticket_id, create_time, change_time) VALUES (:s, :ri, :rn, :rt, :tt, :ch, :tk, :ct, :mt) RETURNING id",
-        soci::use(status), soci::use(c.requester_id), soci::use(c.requester_name), soci::use(requester_type),
-        soci::use(target_type), soci::use(channel), soci::use(ticket), soci::use(create_time), soci::use(change_time),
-        soci::into(id);
-    return static_cast<model::ChatId>(id);
+    long long id = c.id;
+    // An id of 0 lets the database choose; import gives the exported one.
+    const std::string id_column = c.id ? "id, " : "";
+    const std::string id_value = c.id ? ":id, " : "";
+    soci::statement st(sql_);
+    if (c.id) st.exchange(soci::use(id, "id"));
+    st.exchange(soci::use(status, "s"));
+    st.exchange(soci::use(c.requester_id, "ri"));
+    st.exchange(soci::use(c.requester_name, "rn"));
+    st.exchange(soci::use(requester_type, "rt"));
+    st.exchange(soci::use(target_type, "tt"));
+    st.exchange(soci::use(channel, "ch"));
+    st.exchange(soci::use(ticket, "tk"));
+    st.exchange(soci::use(create_time, "ct"));
+    st.exchange(soci::use(change_time, "mt"));
+    st.exchange(soci::use(c.properties, "pr"));
+    long long new_id = 0;
+    st.exchange(soci::into(new_id));
+    st.alloc();
+    st.prepare("INSERT INTO chat (" + id_column +
+               "status, requester_id, requester_name, requester_type, target_type, chat_channel_id, ticket_id, "
+               "create_time, change_time, properties) VALUES (" +
+               id_value + ":s, :ri, :rn, :rt, :tt, :ch, :tk, :ct, :mt, :pr) RETURNING id");
+    st.define_and_bind();
+    st.execute(true);
+    return static_cast<model::ChatId>(new_id);
   });
 }
 
@@ -677,9 +703,11 @@ void SociStore::update_chat(const model::Chat& c) {
     const long long change_time = c.change_time;
     const long long id = c.id;
     sql_ << "UPDATE chat SET status = :s, requester_id = :ri, requester_name = :rn, requester_type = :rt, "
-            "target_type = :tt, chat_channel_id = :ch, ticket_id = :tk, change_time = :mt WHERE id = :id",
+            "target_type = :tt, chat_channel_id = :ch, ticket_id = :tk, change_time = :mt, properties = :pr "
+            "WHERE id = :id",
         soci::use(status), soci::use(c.requester_id), soci::use(c.requester_name), soci::use(requester_type),
-        soci::use(target_type), soci::use(channel), soci::use(ticket), soci::use(change_time), soci::use(id);
+        soci::use(target_type), soci::use(channel), soci::use(ticket), soci::use(change_time),
+        soci::use(c.properties), soci::use(id);
   });
 }
 
@@ -708,10 +736,11 @@ std::vector<model::Chat> SociStore::query_chats(const std::string& where, const 
     st.exchange(soci::into(ticket));
     st.exchange(soci::into(create_time));
     st.exchange(soci::into(change_time));
+    st.exchange(soci::into(c.properties));
     bind_params(st, texts, ints);
     st.alloc();
     st.prepare("SELECT c.id, c.status, c.requester_id, c.requester_name, c.requester_type, c.target_type, "
-               "c.chat_channel_id, ch.name, c.ticket_id, c.create_time, c.change_time FROM chat c "
+               "c.chat_channel_id, ch.name, c.ticket_id, c.create_time, c.change_time, c.properties FROM chat c "
                "JOIN chat_channel ch ON ch.id = c.chat_channel_id " +
                where + " ORDER BY c.id" + (limit ? " LIMIT " + std::to_string(limit) : std::string()));
     st.define_and_bind();
@@ -737,7 +766,9 @@ std::optional<model::Chat> SociStore::find_chat(model::ChatId id) {
   return first_row(query_chats(w.sql, w.texts, w.ints, 0));
 }
 
-std::vector<model::Chat> SociStore::list_chats(const ChatFilter& f) {
+namespace {
+
+Where chat_where(const ChatFilter& f) {
   Where w;
   if (f.status) w.add("c.status = " + w.text(std::string(model::to_string(*f.status))));
   if (!f.requester_types.empty()) {
@@ -759,22 +790,285 @@ std::vector<model::Chat> SociStore::list_chats(const ChatFilter& f) {
     if (f.invitation_pending) sub += " AND p.invitation = 1 AND p.chatter_active = 0";
     w.add("c.id IN (" + sub + ")");
   }
+  if (!f.ids.empty()) {
+    std::vector<long long> ids(f.ids.begin(), f.ids.end());
+    w.add("c.id IN (" + in_list(w, ids) + ")");
+  }
+  if (f.after_id) w.add("c.id > " + w.integer(*f.after_id));
+  if (f.created_since) w.add("c.create_time >= " + w.integer(*f.created_since));
+  if (f.created_before) w.add("c.create_time < " + w.integer(*f.created_before));
+  return w;
+}
+
+// "1, 2, 3": integers are spliced into the SQL (they cannot inject anything), which keeps batch
+// statements short and lets the database plan them once per shape.
+std::string id_list(const std::vector<model::ChatId>& ids) {
+  std::string out;
+  out.reserve(ids.size() * 8);
+  for (const auto id : ids) {
+    if (!out.empty()) out += ", ";
+    out += std::to_string(id);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<model::Chat> SociStore::list_chats(const ChatFilter& f) {
+  const Where w = chat_where(f);
   return query_chats(w.sql, w.texts, w.ints, f.limit);
 }
 
-bool SociStore::delete_chat(model::ChatId id) {
-  return guarded("deleting a chat", [&] {
-    const long long cid = id;
-    // Children first: the schema cascades too, but explicit deletes keep PostgreSQL and SQLite
-    // (whose foreign_keys pragma a foreign tool may have off) alike.
-    sql_ << "DELETE FROM chat_flag WHERE chat_id = :id", soci::use(cid);
-    sql_ << "DELETE FROM chat_invite WHERE chat_id = :id", soci::use(cid);
-    sql_ << "DELETE FROM chat_message WHERE chat_id = :id", soci::use(cid);
-    sql_ << "DELETE FROM chat_participant WHERE chat_id = :id", soci::use(cid);
-    soci::statement st = (sql_.prepare << "DELETE FROM chat WHERE id = :id", soci::use(cid));
-    st.execute(true);
-    return st.get_affected_rows() > 0;
+std::vector<model::ChatId> SociStore::list_chat_ids(const ChatFilter& f) {
+  const Where w = chat_where(f);
+  return guarded("reading chats", [&] {
+    std::vector<model::ChatId> out;
+    long long id = 0;
+    soci::statement st(sql_);
+    st.exchange(soci::into(id));
+    bind_params(st, w.texts, w.ints);
+    st.alloc();
+    st.prepare("SELECT c.id FROM chat c " + w.sql + " ORDER BY c.id" +
+               (f.limit ? " LIMIT " + std::to_string(f.limit) : std::string()));
+    st.define_and_bind();
+    st.execute();
+    while (st.fetch()) out.push_back(id);
+    return out;
   });
+}
+
+bool SociStore::delete_chat(model::ChatId id) { return delete_chats({id}).chats > 0; }
+
+DeleteCounts SociStore::delete_chats(const std::vector<model::ChatId>& ids) {
+  DeleteCounts n;
+  if (ids.empty()) return n;
+  const std::string in = " IN (" + id_list(ids) + ")";
+  return guarded("deleting chats", [&] {
+    // Children first, each table in one statement: the schema cascades too, but explicit deletes
+    // count what went and keep PostgreSQL and SQLite (whose foreign_keys pragma a foreign tool
+    // may have off) alike.
+    const auto run = [&](const std::string& sql) {
+      soci::statement st = (sql_.prepare << sql);
+      st.execute(true);
+      return static_cast<std::size_t>(st.get_affected_rows());
+    };
+    n.flags = run("DELETE FROM chat_flag WHERE chat_id" + in);
+    n.invites = run("DELETE FROM chat_invite WHERE chat_id" + in);
+    n.messages = run("DELETE FROM chat_message WHERE chat_id" + in);
+    n.threads = run("DELETE FROM chat_thread WHERE chat_id" + in);
+    n.participants = run("DELETE FROM chat_participant WHERE chat_id" + in);
+    n.chats = run("DELETE FROM chat WHERE id" + in);
+    return n;
+  });
+}
+
+model::ThreadId SociStore::insert_thread(const model::Thread& t) {
+  return guarded("adding a thread", [&] {
+    long long id = t.id;
+    const long long chat = t.chat_id;
+    const int active = t.active ? 1 : 0;
+    const long long create_time = t.create_time;
+    long long close_time = t.close_time.value_or(0);
+    soci::indicator close_ind = t.close_time ? soci::i_ok : soci::i_null;
+    soci::statement st(sql_);
+    if (t.id) st.exchange(soci::use(id, "id"));
+    st.exchange(soci::use(chat, "c"));
+    st.exchange(soci::use(active, "a"));
+    st.exchange(soci::use(t.properties, "p"));
+    st.exchange(soci::use(create_time, "ct"));
+    st.exchange(soci::use(close_time, close_ind, "cl"));
+    long long new_id = 0;
+    st.exchange(soci::into(new_id));
+    st.alloc();
+    st.prepare(std::string("INSERT INTO chat_thread (") + (t.id ? "id, " : "") +
+               "chat_id, active, properties, create_time, close_time) VALUES (" + (t.id ? ":id, " : "") +
+               ":c, :a, :p, :ct, :cl) RETURNING id");
+    st.define_and_bind();
+    st.execute(true);
+    return static_cast<model::ThreadId>(new_id);
+  });
+}
+
+void SociStore::update_thread(const model::Thread& t) {
+  guarded("updating a thread", [&] {
+    const long long id = t.id;
+    const int active = t.active ? 1 : 0;
+    long long close_time = t.close_time.value_or(0);
+    soci::indicator close_ind = t.close_time ? soci::i_ok : soci::i_null;
+    sql_ << "UPDATE chat_thread SET active = :a, properties = :p, close_time = :cl WHERE id = :id", soci::use(active),
+        soci::use(t.properties), soci::use(close_time, close_ind), soci::use(id);
+  });
+}
+
+std::vector<model::Thread> SociStore::query_threads(const std::string& where, const std::vector<long long>& ints) {
+  return guarded("reading threads", [&] {
+    std::vector<model::Thread> out;
+    model::Thread t;
+    long long id = 0;
+    long long chat = 0;
+    int active = 0;
+    long long create_time = 0;
+    long long close_time = 0;
+    soci::indicator close_ind = soci::i_null;
+    soci::statement st(sql_);
+    st.exchange(soci::into(id));
+    st.exchange(soci::into(chat));
+    st.exchange(soci::into(active));
+    st.exchange(soci::into(t.properties));
+    st.exchange(soci::into(create_time));
+    st.exchange(soci::into(close_time, close_ind));
+    bind_params(st, {}, ints);
+    st.alloc();
+    st.prepare("SELECT id, chat_id, active, properties, create_time, close_time FROM chat_thread " + where +
+               " ORDER BY chat_id, id");
+    st.define_and_bind();
+    st.execute();
+    while (st.fetch()) {
+      t.id = id;
+      t.chat_id = chat;
+      t.active = active != 0;
+      t.create_time = create_time;
+      t.close_time = close_ind == soci::i_ok ? std::optional<core::Micros>(close_time) : std::nullopt;
+      out.push_back(t);
+    }
+    return out;
+  });
+}
+
+std::vector<model::Thread> SociStore::list_threads(model::ChatId chat) {
+  Where w;
+  w.add("chat_id = " + w.integer(chat));
+  return query_threads(w.sql, w.ints);
+}
+
+std::vector<Transcript> SociStore::read_transcripts(const ChatFilter& filter, bool include_internal) {
+  std::vector<Transcript> out;
+  for (auto& c : list_chats(filter)) out.push_back(Transcript{std::move(c), {}, {}, {}, {}, {}});
+  if (out.empty()) return out;
+  std::vector<model::ChatId> ids;
+  std::unordered_map<model::ChatId, std::size_t> index;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    ids.push_back(out[i].chat.id);
+    index.emplace(out[i].chat.id, i);
+  }
+  const std::string in = "IN (" + id_list(ids) + ")";
+  for (auto& t : query_threads("WHERE chat_id " + in, {})) out[index.at(t.chat_id)].threads.push_back(std::move(t));
+  for (auto& p : query_participants("WHERE chat_id " + in, {}, {})) {
+    out[index.at(p.chat_id)].participants.push_back(std::move(p));
+  }
+  for (auto& m : query_messages("WHERE m.chat_id " + in + (include_internal ? "" : " AND m.internal <> 1"), {}, {},
+                                " ORDER BY m.chat_id, m.id")) {
+    out[index.at(m.chat_id)].messages.push_back(std::move(m));
+  }
+  for (auto& f : query_flags("WHERE chat_id " + in, {}, {}, " ORDER BY chat_id, flag_key, create_by")) {
+    out[index.at(f.chat_id)].flags.push_back(std::move(f));
+  }
+  for (auto& i : query_invites("WHERE chat_id " + in, {}, {})) out[index.at(i.chat_id)].invites.push_back(std::move(i));
+  return out;
+}
+
+void SociStore::insert_transcript(const Transcript& t) {
+  insert_chat(t.chat);
+  for (const auto& thread : t.threads) insert_thread(thread);
+  std::map<std::pair<model::ChatterType, std::string>, model::ParticipantId> authors;
+  for (auto p : t.participants) {
+    p.chat_id = t.chat.id;
+    authors[{p.chatter_type, p.chatter_id}] = insert_participant(p);
+  }
+  for (auto m : t.messages) {
+    const auto author = authors.find({m.chatter_type, m.chatter_id});
+    if (author == authors.end()) {
+      throw Error(ErrorKind::data, "message " + std::to_string(m.id) + " of chat " + std::to_string(t.chat.id) +
+                                       " is by " + core::quoted(m.chatter_id) + ", who is not a participant");
+    }
+    m.chat_id = t.chat.id;
+    m.participant_id = author->second;
+    insert_message(m);
+  }
+  for (const auto& f : t.flags) set_flag(f);
+  for (const auto& i : t.invites) insert_invite(i);
+}
+
+void SociStore::sync_id_sequences() {
+  if (backend_ != Backend::postgresql) return;  // SQLite's AUTOINCREMENT follows explicit ids itself
+  guarded("moving id sequences", [&] {
+    for (const char* table : {"chat", "chat_thread", "chat_participant", "chat_message", "chat_invite"}) {
+      const std::string t(table);
+      sql_ << "SELECT setval(pg_get_serial_sequence('" + t + "', 'id'), (SELECT COALESCE(max(id), 0) + 1 FROM " + t +
+                  "), false)";
+    }
+  });
+}
+
+namespace {
+
+// flock(2) on a file beside the database: released by the kernel when the process dies.
+class FileLock final : public ProcessLock {
+ public:
+  explicit FileLock(int fd) : fd_(fd) {}
+  ~FileLock() override { ::close(fd_); }
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+ private:
+  int fd_;
+};
+
+// A session-level advisory lock: released on unlock or when the connection ends.
+class AdvisoryLock final : public ProcessLock {
+ public:
+  AdvisoryLock(soci::session& sql, long long key) : sql_(sql), key_(key) {}
+  ~AdvisoryLock() override {
+    try {
+      sql_ << "SELECT pg_advisory_unlock(:k)", soci::use(key_);
+    } catch (const std::exception& e) {
+      spdlog::debug("releasing an advisory lock: {}", e.what());  // the session's end releases it
+    }
+  }
+  AdvisoryLock(const AdvisoryLock&) = delete;
+  AdvisoryLock& operator=(const AdvisoryLock&) = delete;
+
+ private:
+  soci::session& sql_;
+  long long key_;
+};
+
+// FNV-1a: a stable advisory lock key per name.
+long long lock_key(std::string_view name) {
+  std::uint64_t h = 0xcbf29ce484222325ULL;
+  for (const char c : std::string("chatctl:") + std::string(name)) {
+    h ^= static_cast<unsigned char>(c);
+    h *= 0x100000001b3ULL;
+  }
+  return static_cast<long long>(h >> 1);
+}
+
+}  // namespace
+
+std::unique_ptr<ProcessLock> SociStore::try_process_lock(std::string_view name) {
+  if (backend_ == Backend::postgresql) {
+    const long long key = lock_key(name);
+    const bool got = guarded("taking a lock", [&] {
+      int ok = 0;
+      sql_ << "SELECT CASE WHEN pg_try_advisory_lock(:k) THEN 1 ELSE 0 END", soci::use(key), soci::into(ok);
+      return ok != 0;
+    });
+    if (!got) return nullptr;
+    return std::make_unique<AdvisoryLock>(sql_, key);
+  }
+  if (display_address_ == ":memory:") return std::make_unique<ProcessLock>();  // no other process can see it
+  const std::string path = display_address_ + "." + std::string(name) + ".lock";
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    throw Error(ErrorKind::cant_create, "cannot open lock file " + path + ": " + std::strerror(errno));
+  }
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    const int err = errno;
+    ::close(fd);
+    if (err == EWOULDBLOCK) return nullptr;
+    throw Error(ErrorKind::io, "cannot lock " + path + ": " + std::strerror(err));
+  }
+  return std::make_unique<FileLock>(fd);
 }
 
 model::ParticipantId SociStore::insert_participant(const model::Participant& p) {
@@ -884,17 +1178,38 @@ std::size_t SociStore::delete_participants(model::ChatId chat) {
 
 model::MessageId SociStore::insert_message(const model::Message& m) {
   return guarded("adding a message", [&] {
+    long long id = m.id;
     const long long chat = m.chat_id;
     const long long participant = m.participant_id;
+    long long thread = m.thread_id;
+    soci::indicator thread_ind = m.thread_id ? soci::i_ok : soci::i_null;
     const int system = m.system_generated ? 1 : 0;
     const int internal = static_cast<int>(m.audience);
     const long long create_time = m.create_time;
-    long long id = 0;
-    sql_ << "INSERT INTO chat_message (chat_id, chat_participant_id, message_text, system_generated, internal, "
-            "create_time) VALUES (:c, :p, :t, :s, :i, :ct) RETURNING id",
-        soci::use(chat), soci::use(participant), soci::use(m.text), soci::use(system), soci::use(internal),
-        soci::use(create_time), soci::into(id);
-    return static_cast<model::MessageId>(id);
+    const std::string type(model::to_string(m.type));
+    soci::statement st(sql_);
+    if (m.id) st.exchange(soci::use(id, "id"));
+    st.exchange(soci::use(chat, "c"));
+    st.exchange(soci::use(participant, "p"));
+    st.exchange(soci::use(thread, thread_ind, "th"));
+    st.exchange(soci::use(m.text, "t"));
+    st.exchange(soci::use(system, "s"));
+    st.exchange(soci::use(internal, "i"));
+    st.exchange(soci::use(create_time, "ct"));
+    st.exchange(soci::use(type, "ty"));
+    st.exchange(soci::use(m.custom_id, "cu"));
+    st.exchange(soci::use(m.properties, "pr"));
+    st.exchange(soci::use(m.payload, "pl"));
+    long long new_id = 0;
+    st.exchange(soci::into(new_id));
+    st.alloc();
+    st.prepare(std::string("INSERT INTO chat_message (") + (m.id ? "id, " : "") +
+               "chat_id, chat_participant_id, thread_id, message_text, system_generated, internal, create_time, "
+               "event_type, custom_id, properties, payload) VALUES (" +
+               (m.id ? ":id, " : "") + ":c, :p, :th, :t, :s, :i, :ct, :ty, :cu, :pr, :pl) RETURNING id");
+    st.define_and_bind();
+    st.execute(true);
+    return static_cast<model::MessageId>(new_id);
   });
 }
 
@@ -902,21 +1217,13 @@ namespace {
 
 constexpr const char* kMessageColumns =
     "SELECT m.id, m.chat_id, m.chat_participant_id, p.chatter_id, p.chatter_name, p.chatter_type, m.message_text, "
-    "m.system_generated, m.internal, m.create_time FROM chat_message m "
-    "JOIN chat_participant p ON p.id = m.chat_participant_id ";
+    "m.system_generated, m.internal, m.create_time, m.thread_id, m.event_type, m.custom_id, m.properties, m.payload "
+    "FROM chat_message m JOIN chat_participant p ON p.id = m.chat_participant_id ";
 
 }  // namespace
 
-std::vector<model::Message> SociStore::list_messages(const MessageFilter& f) {
-  Where w;
-  w.add("m.chat_id = " + w.integer(f.chat_id));
-  if (f.after) w.add("m.id > " + w.integer(*f.after));
-  if (f.exclude_internal) w.add("m.internal <> 1");
-  if (f.exclude_customer) w.add("m.internal <> 2");
-  if (f.text_only) w.add("m.system_generated = 0");
-  std::string order = " ORDER BY m.id";
-  if (f.first) order += " LIMIT 1";
-  if (f.last) order = " ORDER BY m.id DESC LIMIT 1";
+std::vector<model::Message> SociStore::query_messages(const std::string& where, const std::vector<std::string>& texts,
+                                                      const std::vector<long long>& ints, const std::string& order) {
   return guarded("reading messages", [&] {
     std::vector<model::Message> out;
     model::Message m;
@@ -927,6 +1234,9 @@ std::vector<model::Message> SociStore::list_messages(const MessageFilter& f) {
     int system = 0;
     int internal = 0;
     long long create_time = 0;
+    long long thread = 0;
+    soci::indicator thread_ind = soci::i_null;
+    std::string event_type;
     soci::statement st(sql_);
     st.exchange(soci::into(id));
     st.exchange(soci::into(chat));
@@ -938,9 +1248,14 @@ std::vector<model::Message> SociStore::list_messages(const MessageFilter& f) {
     st.exchange(soci::into(system));
     st.exchange(soci::into(internal));
     st.exchange(soci::into(create_time));
-    bind_params(st, w.texts, w.ints);
+    st.exchange(soci::into(thread, thread_ind));
+    st.exchange(soci::into(event_type));
+    st.exchange(soci::into(m.custom_id));
+    st.exchange(soci::into(m.properties));
+    st.exchange(soci::into(m.payload));
+    bind_params(st, texts, ints);
     st.alloc();
-    st.prepare(kMessageColumns + w.sql + order);
+    st.prepare(kMessageColumns + where + order);
     st.define_and_bind();
     st.execute();
     while (st.fetch()) {
@@ -951,10 +1266,25 @@ std::vector<model::Message> SociStore::list_messages(const MessageFilter& f) {
       m.system_generated = system != 0;
       m.audience = static_cast<model::Audience>(internal);
       m.create_time = create_time;
+      m.thread_id = thread_ind == soci::i_ok ? thread : 0;
+      m.type = model::parse_event_type(event_type).value_or(model::EventType::message);
       out.push_back(m);
     }
     return out;
   });
+}
+
+std::vector<model::Message> SociStore::list_messages(const MessageFilter& f) {
+  Where w;
+  w.add("m.chat_id = " + w.integer(f.chat_id));
+  if (f.after) w.add("m.id > " + w.integer(*f.after));
+  if (f.exclude_internal) w.add("m.internal <> 1");
+  if (f.exclude_customer) w.add("m.internal <> 2");
+  if (f.text_only) w.add("m.system_generated = 0");
+  std::string order = " ORDER BY m.id";
+  if (f.first) order += " LIMIT 1";
+  if (f.last) order = " ORDER BY m.id DESC LIMIT 1";
+  return query_messages(w.sql, w.texts, w.ints, order);
 }
 
 std::optional<model::Message> SociStore::find_message(model::MessageId id) {
@@ -1017,6 +1347,11 @@ std::vector<model::Flag> SociStore::list_flags(const FlagFilter& f) {
     tail += backend_ == Backend::sqlite ? " LIMIT -1" : "";  // SQLite needs a LIMIT before OFFSET
   }
   if (f.offset) tail += " OFFSET " + std::to_string(f.offset);
+  return query_flags(w.sql, w.texts, w.ints, tail);
+}
+
+std::vector<model::Flag> SociStore::query_flags(const std::string& where, const std::vector<std::string>& texts,
+                                                const std::vector<long long>& ints, const std::string& tail) {
   return guarded("reading flags", [&] {
     std::vector<model::Flag> out;
     model::Flag flag;
@@ -1028,9 +1363,9 @@ std::vector<model::Flag> SociStore::list_flags(const FlagFilter& f) {
     st.exchange(soci::into(flag.value));
     st.exchange(soci::into(flag.user));
     st.exchange(soci::into(create_time));
-    bind_params(st, w.texts, w.ints);
+    bind_params(st, texts, ints);
     st.alloc();
-    st.prepare("SELECT chat_id, flag_key, flag_value, create_by, create_time FROM chat_flag " + w.sql + tail);
+    st.prepare("SELECT chat_id, flag_key, flag_value, create_by, create_time FROM chat_flag " + where + tail);
     st.define_and_bind();
     st.execute();
     while (st.fetch()) {
@@ -1070,6 +1405,11 @@ Where invite_where(std::string_view chatter_id, std::optional<model::ChatId> cha
 std::vector<model::Invite> SociStore::list_invites(std::string_view chatter_id, std::optional<model::ChatId> chat,
                                                    std::optional<model::ChatId> invitation_chat) {
   const Where w = invite_where(chatter_id, chat, invitation_chat);
+  return query_invites(w.sql, w.texts, w.ints);
+}
+
+std::vector<model::Invite> SociStore::query_invites(const std::string& where, const std::vector<std::string>& texts,
+                                                    const std::vector<long long>& ints) {
   return guarded("reading invites", [&] {
     std::vector<model::Invite> out;
     model::Invite i;
@@ -1084,9 +1424,9 @@ std::vector<model::Invite> SociStore::list_invites(std::string_view chatter_id, 
     st.exchange(soci::into(i.inviter_id));
     st.exchange(soci::into(via));
     st.exchange(soci::into(create_time));
-    bind_params(st, w.texts, w.ints);
+    bind_params(st, texts, ints);
     st.alloc();
-    st.prepare("SELECT id, chat_id, chatter_id, inviter_id, invitation_chat_id, create_time FROM chat_invite " + w.sql +
+    st.prepare("SELECT id, chat_id, chatter_id, inviter_id, invitation_chat_id, create_time FROM chat_invite " + where +
                " ORDER BY id");
     st.define_and_bind();
     st.execute();

@@ -52,7 +52,18 @@ class SociStore final : public Store {
   void update_chat(const model::Chat& chat) override;
   std::optional<model::Chat> find_chat(model::ChatId id) override;
   std::vector<model::Chat> list_chats(const ChatFilter& filter) override;
+  std::vector<model::ChatId> list_chat_ids(const ChatFilter& filter) override;
   bool delete_chat(model::ChatId id) override;
+  DeleteCounts delete_chats(const std::vector<model::ChatId>& ids) override;
+
+  model::ThreadId insert_thread(const model::Thread& thread) override;
+  void update_thread(const model::Thread& thread) override;
+  std::vector<model::Thread> list_threads(model::ChatId chat) override;
+
+  std::vector<Transcript> read_transcripts(const ChatFilter& filter, bool include_internal) override;
+  void insert_transcript(const Transcript& transcript) override;
+  void sync_id_sequences() override;
+  std::unique_ptr<ProcessLock> try_process_lock(std::string_view name) override;
 
   model::ParticipantId insert_participant(const model::Participant& participant) override;
   void update_participant(const model::Participant& participant) override;
@@ -88,6 +99,13 @@ class SociStore final : public Store {
   void write_agent_sets(const model::Agent& agent);
   std::vector<model::Chat> query_chats(const std::string& where, const std::vector<std::string>& texts,
                                        const std::vector<long long>& ints, std::size_t limit);
+  std::vector<model::Thread> query_threads(const std::string& where, const std::vector<long long>& ints);
+  std::vector<model::Message> query_messages(const std::string& where, const std::vector<std::string>& texts,
+                                             const std::vector<long long>& ints, const std::string& order);
+  std::vector<model::Flag> query_flags(const std::string& where, const std::vector<std::string>& texts,
+                                       const std::vector<long long>& ints, const std::string& tail);
+  std::vector<model::Invite> query_invites(const std::string& where, const std::vector<std::string>& texts,
+                                           const std::vector<long long>& ints);
   std::vector<model::Participant> query_participants(const std::string& where, const std::vector<std::string>& texts,
                                                      const std::vector<long long>& ints);
   std::vector<model::Customer> query_customers(const std::string& where, const std::vector<std::string>& text_params,

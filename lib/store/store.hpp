@@ -66,7 +66,48 @@ struct ChatFilter {
   std::optional<model::ChatterType> chatter_type{};
   std::optional<model::ChatterActive> chatter_active{};
   bool invitation_pending{false};
+  std::vector<model::ChatId> ids{};              // only these chats
+  std::optional<model::ChatId> after_id{};       // id > this (keyset paging)
+  std::optional<core::Micros> created_since{};   // create_time >= this
+  std::optional<core::Micros> created_before{};  // create_time < this
   std::size_t limit{0};  // 0: no limit
+};
+
+// What deleting chats removed, by table.
+struct DeleteCounts {
+  std::size_t chats{0};
+  std::size_t threads{0};
+  std::size_t messages{0};
+  std::size_t participants{0};
+  std::size_t invites{0};
+  std::size_t flags{0};
+  std::size_t rows() const { return chats + threads + messages + participants + invites + flags; }
+  DeleteCounts& operator+=(const DeleteCounts& o) {
+    chats += o.chats;
+    threads += o.threads;
+    messages += o.messages;
+    participants += o.participants;
+    invites += o.invites;
+    flags += o.flags;
+    return *this;
+  }
+};
+
+// A chat with everything that belongs to it, each list ordered by id (flags by key, user): what
+// export writes and import reads. Messages carry their author's chatter id and type.
+struct Transcript {
+  model::Chat chat;
+  std::vector<model::Thread> threads;
+  std::vector<model::Participant> participants;
+  std::vector<model::Message> messages;
+  std::vector<model::Flag> flags;
+  std::vector<model::Invite> invites;
+};
+
+// Held by this process until destroyed; see Store::try_process_lock.
+class ProcessLock {
+ public:
+  virtual ~ProcessLock() = default;
 };
 
 struct MessageFilter {
@@ -172,8 +213,31 @@ class Store {
   virtual std::optional<model::Chat> find_chat(model::ChatId id) = 0;
   // Ordered by id.
   virtual std::vector<model::Chat> list_chats(const ChatFilter& filter) = 0;
+  // Ids only, ordered by id.
+  virtual std::vector<model::ChatId> list_chat_ids(const ChatFilter& filter) = 0;
   // Deletes the chat and everything that belongs to it; false when there was no such chat.
   virtual bool delete_chat(model::ChatId id) = 0;
+  // Deletes these chats and everything that belongs to them, in a few statements.
+  virtual DeleteCounts delete_chats(const std::vector<model::ChatId>& ids) = 0;
+
+  // Threads of a chat, ordered by id (the last one is the current thread).
+  virtual model::ThreadId insert_thread(const model::Thread& thread) = 0;
+  virtual void update_thread(const model::Thread& thread) = 0;
+  virtual std::vector<model::Thread> list_threads(model::ChatId chat) = 0;
+
+  // The chats `filter` selects (its limit bounds the page), each with everything that belongs to
+  // it; messages for agents only are left out unless include_internal.
+  virtual std::vector<Transcript> read_transcripts(const ChatFilter& filter, bool include_internal) = 0;
+  // Writes a transcript with the ids it carries (chat, threads, messages; participants get new
+  // ids). A message's author must be one of its participants (else Error(data)).
+  virtual void insert_transcript(const Transcript& transcript) = 0;
+  // After rows were written with explicit ids: moves id generators past them (PostgreSQL).
+  virtual void sync_id_sequences() = 0;
+
+  // A lock no other process can hold at the same time, named `name`, or nullptr at once when
+  // another holds it: a file lock beside an SQLite database, a session advisory lock on
+  // PostgreSQL (so processes on different hosts exclude each other too).
+  virtual std::unique_ptr<ProcessLock> try_process_lock(std::string_view name) = 0;
 
   // Participants, unique per (chat, chatter type, chatter id).
   virtual model::ParticipantId insert_participant(const model::Participant& participant) = 0;

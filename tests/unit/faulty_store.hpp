@@ -57,6 +57,25 @@ class FaultyStore final : public store::Store {
   std::optional<model::Chat> find_chat(model::ChatId id) override { return inner_.find_chat(id); }
   std::vector<model::Chat> list_chats(const store::ChatFilter& f) override { return inner_.list_chats(f); }
   bool delete_chat(model::ChatId id) override { return maybe_fail("delete_chat"), inner_.delete_chat(id); }
+  std::vector<model::ChatId> list_chat_ids(const store::ChatFilter& f) override { return inner_.list_chat_ids(f); }
+  store::DeleteCounts delete_chats(const std::vector<model::ChatId>& ids) override {
+    return maybe_fail("delete_chats"), inner_.delete_chats(ids);
+  }
+  model::ThreadId insert_thread(const model::Thread& t) override {
+    return maybe_fail("insert_thread"), inner_.insert_thread(t);
+  }
+  void update_thread(const model::Thread& t) override { maybe_fail("update_thread"), inner_.update_thread(t); }
+  std::vector<model::Thread> list_threads(model::ChatId chat) override { return inner_.list_threads(chat); }
+  std::vector<store::Transcript> read_transcripts(const store::ChatFilter& f, bool include_internal) override {
+    return maybe_fail("read_transcripts"), inner_.read_transcripts(f, include_internal);
+  }
+  void insert_transcript(const store::Transcript& t) override {
+    maybe_fail("insert_transcript"), inner_.insert_transcript(t);
+  }
+  void sync_id_sequences() override { maybe_fail("sync_id_sequences"), inner_.sync_id_sequences(); }
+  std::unique_ptr<store::ProcessLock> try_process_lock(std::string_view name) override {
+    return maybe_fail("try_process_lock"), inner_.try_process_lock(name);
+  }
   model::ParticipantId insert_participant(const model::Participant& p) override {
     return maybe_fail("insert_participant"), inner_.insert_participant(p);
   }
