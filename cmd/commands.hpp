@@ -17,6 +17,9 @@ void register_flag(CLI::App& app, Context& ctx);
 void register_invite(CLI::App& app, Context& ctx);
 void register_agent(CLI::App& app, Context& ctx);
 void register_customer(CLI::App& app, Context& ctx);
+void register_cleanup(CLI::App& app, Context& ctx);
+void register_export(CLI::App& app, Context& ctx);
+void register_import(CLI::App& app, Context& ctx);
 void register_db(CLI::App& app, Context& ctx);
 void register_events(CLI::App& app, Context& ctx);
 void register_config(CLI::App& app, Context& ctx);
@@ -40,6 +43,9 @@ inline constexpr CommandGroup kCommandGroups[] = {
     {"flag", "Per-user flags on chats (seen, unseen)", register_flag, Needs::store},
     {"agent", "Administer agents and their availability", register_agent, Needs::store},
     {"customer", "Administer customers and their availability", register_customer, Needs::store},
+    {"cleanup", "Remove closed and old chats (for cron)", register_cleanup, Needs::store},
+    {"export", "Write chats as RTM Chat JSON", register_export, Needs::store},
+    {"import", "Re-create chats from an export", register_import, Needs::store},
     {"events", "Show and follow the event log", register_events, Needs::store},
     {"db", "Manage the database schema", register_db, Needs::store},
     {"config", "Show the effective configuration", register_config, Needs::config},

@@ -2,7 +2,7 @@
 
 _chatctl_subcommands() {
   case "$1" in
-    "") echo "channel chat participant message invite flag agent customer events db config completion version" ;;
+    "") echo "channel chat participant message invite flag agent customer cleanup export import events db config completion version" ;;
     "agent") echo "add list show update availability seen available" ;;
     "agent availability") echo "offline unavailable away online 0 1 2 3" ;;
     "channel") echo "add list show update deactivate activate delete apply diff" ;;
@@ -53,6 +53,7 @@ _chatctl_options() {
     "chat permission") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
     "chat show") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
     "chat status") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --dry-run" ;;
+    "cleanup") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --closed --old --older-than --batch-size --dry-run" ;;
     "completion") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
     "config") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
     "config show") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --origin" ;;
@@ -69,10 +70,12 @@ _chatctl_options() {
     "events") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
     "events follow") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --after --from-start --interval --type --chat --channel" ;;
     "events list") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --after --limit --type --chat --channel" ;;
+    "export") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --channel --status --since --until --include-internal --file" ;;
     "flag") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
     "flag delete") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --user --all-users --dry-run" ;;
     "flag get") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --chat --key --key-not --user --value --value-not --limit --offset" ;;
     "flag set") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --user --dry-run" ;;
+    "import") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --dry-run --batch-size" ;;
     "invite") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
     "invite add") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --by --through --dry-run" ;;
     "invite check") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --chat --through" ;;
@@ -98,7 +101,7 @@ _chatctl_options() {
 
 _chatctl_takes_value() {
   case "$1" in
-    --active|--add-group|--after|--as|--by|--channel|--chat|--chatter-active|--chatter-id|--chatter-type|--comment|--config|--db|--email|--file|--from|--group|--interval|--key|--key-not|--kind|--limit|--log-level|--login|--message|--monitoring|--name|--offset|--output|--permission|--remove-group|--requester-id|--requester-name|--requester-type|--set|--status|--target-type|--through|--ticket|--type|--user|--validity|--value|--value-not|-f|-o) return 0 ;;
+    --active|--add-group|--after|--as|--batch-size|--by|--channel|--chat|--chatter-active|--chatter-id|--chatter-type|--comment|--config|--db|--email|--file|--from|--group|--interval|--key|--key-not|--kind|--limit|--log-level|--login|--message|--monitoring|--name|--offset|--older-than|--output|--permission|--remove-group|--requester-id|--requester-name|--requester-type|--set|--since|--status|--target-type|--through|--ticket|--type|--until|--user|--validity|--value|--value-not|-f|-o) return 0 ;;
   esac
   return 1
 }

@@ -11,6 +11,9 @@ function __chatctl_subcommands
       echo flag
       echo agent
       echo customer
+      echo cleanup
+      echo export
+      echo import
       echo events
       echo db
       echo config
@@ -644,6 +647,27 @@ function __chatctl_options
       echo -- -h
       echo -- --help-all
       echo -- --dry-run
+    case 'cleanup'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --closed
+      echo -- --old
+      echo -- --older-than
+      echo -- --batch-size
+      echo -- --dry-run
     case 'completion'
       echo -- --help
       echo -- -h
@@ -925,6 +949,28 @@ function __chatctl_options
       echo -- --type
       echo -- --chat
       echo -- --channel
+    case 'export'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --channel
+      echo -- --status
+      echo -- --since
+      echo -- --until
+      echo -- --include-internal
+      echo -- --file
     case 'flag'
       echo -- --help
       echo -- -h
@@ -1002,6 +1048,24 @@ function __chatctl_options
       echo -- --help-all
       echo -- --user
       echo -- --dry-run
+    case 'import'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --dry-run
+      echo -- --batch-size
     case 'invite'
       echo -- --help
       echo -- -h
@@ -1444,7 +1508,7 @@ function __chatctl_choices
   end
 end
 
-set -g __chatctl_valued --active --add-group --after --as --by --channel --chat --chatter-active --chatter-id --chatter-type --comment --config --db --email --file --from --group --interval --key --key-not --kind --limit --log-level --login --message --monitoring --name --offset --output --permission --remove-group --requester-id --requester-name --requester-type --set --status --target-type --through --ticket --type --user --validity --value --value-not -f -o
+set -g __chatctl_valued --active --add-group --after --as --batch-size --by --channel --chat --chatter-active --chatter-id --chatter-type --comment --config --db --email --file --from --group --interval --key --key-not --kind --limit --log-level --login --message --monitoring --name --offset --older-than --output --permission --remove-group --requester-id --requester-name --requester-type --set --since --status --target-type --through --ticket --type --until --user --validity --value --value-not -f -o
 set -g __chatctl_files --config --file -f
 
 function __chatctl_complete

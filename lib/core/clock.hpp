@@ -1,7 +1,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 
 namespace chatctl::core {
 
@@ -35,5 +37,8 @@ class ManualClock final : public Clock {
 
 // RFC 3339 UTC with microseconds: 2017-10-12T15:19:21.010200Z.
 std::string format_rfc3339(Micros t);
+void append_rfc3339(std::string& out, Micros t);
+// RFC 3339 with any offset (2017-10-12T17:19:21+02:00), or a date alone (its midnight, UTC).
+std::optional<Micros> parse_rfc3339(std::string_view s);
 
 }  // namespace chatctl::core

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
+#include <limits>
 
 namespace chatctl::core {
 
@@ -78,6 +79,25 @@ std::optional<std::int64_t> parse_int(std::string_view s) {
   const auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
   if (ec != std::errc{} || ptr != s.data() + s.size() || s.empty()) return std::nullopt;
   return v;
+}
+
+std::optional<std::int64_t> parse_duration(std::string_view s) {
+  s = trim(s);
+  if (s.size() < 2) return std::nullopt;
+  std::int64_t unit = 0;
+  switch (s.back()) {
+    case 's': unit = 1'000'000; break;
+    case 'm': unit = 60'000'000; break;
+    case 'h': unit = 3'600'000'000; break;
+    case 'd': unit = 86'400'000'000; break;
+    case 'w': unit = 604'800'000'000; break;
+    default: return std::nullopt;
+  }
+  const auto digits = s.substr(0, s.size() - 1);
+  if (digits.front() < '0' || digits.front() > '9') return std::nullopt;  // no sign, no spaces
+  const auto n = parse_int(digits);
+  if (!n || *n <= 0 || *n > std::numeric_limits<std::int64_t>::max() / unit) return std::nullopt;
+  return *n * unit;
 }
 
 std::string redact_dsn(std::string_view dsn) {

@@ -18,6 +18,8 @@ std::string to_lower(std::string_view s);
 // Parses true/false/yes/no/on/off/1/0 (any case).
 std::optional<bool> parse_bool(std::string_view s);
 std::optional<std::int64_t> parse_int(std::string_view s);
+// A positive duration: an integer and a unit, s m h d or w ("90m", "36h", "7d"); in microseconds.
+std::optional<std::int64_t> parse_duration(std::string_view s);
 
 // Hides the password in a database address: postgresql://u:secret@h/db -> postgresql://u:***@h/db,
 // and password=secret -> password=*** in keyword/value form.

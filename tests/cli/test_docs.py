@@ -100,6 +100,12 @@ def test_examples_validate_against_schemas(source_dir):
     for doc in yaml.safe_load_all((source_dir / "examples/channels.yaml").read_text()):
         jsonschema.validate(doc, channels_schema)
     jsonschema.validate(yaml.safe_load((source_dir / "examples/config.yaml").read_text()), config_schema)
+    export_schema = json.loads((source_dir / "schemas/json/chat-export.schema.json").read_text())
+    jsonschema.Draft7Validator.check_schema(export_schema)
+    lines = (source_dir / "examples/export.jsonl").read_text().splitlines()
+    assert lines
+    for line in lines:
+        jsonschema.validate(json.loads(line), export_schema)
 
 
 def test_schemas_reject_what_chatctl_rejects(source_dir):

@@ -1,0 +1,129 @@
+// chatctl export: chats as RTM v3.2 Chat JSON, for migrations, archives and scripts.
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+
+#include "cli/progress.hpp"
+#include "commands.hpp"
+#include "core/error.hpp"
+#include "core/text.hpp"
+#include "engines.hpp"
+#include "transcript/export.hpp"
+
+namespace chatctl::cmd {
+namespace {
+
+using core::Error;
+using core::ErrorKind;
+
+model::ChatId parse_chat_ref(const std::string& ref) {
+  if (const auto id = core::parse_int(ref); id && *id > 0) return *id;
+  if (const auto id = model::parse_rtm_chat_id(ref)) return *id;
+  throw Error(ErrorKind::usage, core::quoted(ref) + " is not a chat id (a number, or an RTM id such as C0000000A1)");
+}
+
+core::Micros parse_time(const std::string& flag, const std::string& value) {
+  const auto t = core::parse_rfc3339(value);
+  if (!t) {
+    throw Error(ErrorKind::usage, flag + " " + core::quoted(value) +
+                                      " is not a time such as 2026-11-01 or 2026-11-01T08:00:00Z");
+  }
+  return *t;
+}
+
+// Writes to a temporary file beside `path` and renames it into place on success, so a failed or
+// interrupted export never leaves a truncated file under the final name.
+class AtomicFile {
+ public:
+  explicit AtomicFile(std::filesystem::path path) : path_(std::move(path)) {
+    tmp_ = path_;
+    tmp_ += ".tmp-" + std::to_string(::getpid());
+    out_.open(tmp_, std::ios::binary | std::ios::trunc);
+    if (!out_) throw Error(ErrorKind::cant_create, "cannot create " + path_.string() + ": " + std::strerror(errno));
+  }
+  ~AtomicFile() {
+    if (committed_) return;
+    out_.close();
+    std::error_code ec;
+    std::filesystem::remove(tmp_, ec);
+  }
+  AtomicFile(const AtomicFile&) = delete;
+  AtomicFile& operator=(const AtomicFile&) = delete;
+  std::ostream& stream() { return out_; }
+  void commit() {
+    out_.close();
+    if (!out_) throw Error(ErrorKind::io, "cannot write " + path_.string());
+    std::error_code ec;
+    std::filesystem::rename(tmp_, path_, ec);
+    if (ec) throw Error(ErrorKind::cant_create, "cannot rename the export into " + path_.string() + ": " + ec.message());
+    committed_ = true;
+  }
+
+ private:
+  std::filesystem::path path_;
+  std::filesystem::path tmp_;
+  std::ofstream out_;
+  bool committed_{false};
+};
+
+}  // namespace
+
+void register_export(CLI::App& app, Context& ctx) {
+  struct Options {
+    std::vector<std::string> chats;
+    std::vector<std::string> channels;
+    std::optional<std::string> status{};
+    std::optional<std::string> since{};
+    std::optional<std::string> until{};
+    bool include_internal{false};
+    std::optional<std::string> file{};
+  };
+  auto o = std::make_shared<Options>();
+  app.add_option("chats", o->chats, "Chat ids (numbers or RTM ids); default: every chat the filters select")
+      ->type_name("CHAT");
+  app.add_option("--channel", o->channels, "Only chats of this channel, by name or id (repeatable)");
+  app.add_option("--status", o->status, "Only chats with this status")
+      ->check(CLI::IsMember({"request", "active", "closed"}));
+  app.add_option("--since", o->since, "Only chats created at or after this time (2026-11-01, RFC 3339)")
+      ->type_name("TIME");
+  app.add_option("--until", o->until, "Only chats created before this time")->type_name("TIME");
+  app.add_flag("--include-internal", o->include_internal, "Include messages for agents only");
+  app.add_option("--file", o->file, "Write to this file (replaced only when the export succeeds); default: stdout")
+      ->type_name("PATH");
+  app.callback([&ctx, o] {
+    const auto format = ctx.output_format();
+    if (format != cli::OutputFormat::table && format != cli::OutputFormat::json &&
+        format != cli::OutputFormat::jsonl) {
+      throw Error(ErrorKind::usage, "export writes json (the default) or jsonl");
+    }
+    transcript::ExportOptions opts;
+    opts.json_lines = format == cli::OutputFormat::jsonl;
+    opts.include_internal = o->include_internal;
+    for (const auto& ref : o->chats) opts.filter.ids.push_back(parse_chat_ref(ref));
+    if (o->status) opts.filter.status = model::parse_chat_status(*o->status);
+    if (o->since) opts.filter.created_since = parse_time("--since", *o->since);
+    if (o->until) opts.filter.created_before = parse_time("--until", *o->until);
+    for (const auto& ref : o->channels) opts.filter.channel_ids.push_back(channel_admin(ctx).get(ref).id);
+
+    auto& store = ctx.store();
+    cli::Progress progress("export", o->file.has_value());
+    std::size_t total = 0;
+    if (o->file && ::isatty(STDERR_FILENO)) total = store.list_chat_ids(opts.filter).size();
+    opts.progress = [&](std::size_t done) { progress.update(done, std::max(done, total)); };
+    if (o->file) {
+      AtomicFile file(*o->file);
+      transcript::export_chats(store, opts, file.stream());
+      file.commit();
+    } else {
+      transcript::export_chats(store, opts, ctx.out());
+    }
+    progress.finish();
+    for (const auto id : opts.filter.ids) {
+      if (!store.find_chat(id)) throw Error(ErrorKind::not_found, "no chat " + std::to_string(id));
+    }
+  });
+}
+
+}  // namespace chatctl::cmd

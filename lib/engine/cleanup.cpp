@@ -1,0 +1,135 @@
+#include "engine/cleanup.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+
+#include "core/error.hpp"
+#include "core/interrupt.hpp"
+
+namespace chatctl::engine {
+namespace {
+
+using core::Error;
+using core::ErrorKind;
+using Steady = std::chrono::steady_clock;
+
+constexpr core::Micros kHour = 3'600'000'000;
+constexpr core::Micros kDay = 24 * kHour;
+// Batches grow while transactions stay under the low mark and shrink above the high one.
+constexpr double kFastMs = 10;
+constexpr double kSlowMs = 30;
+constexpr std::size_t kMinBatch = 16;
+
+double ms_since(Steady::time_point start) {
+  return std::chrono::duration<double, std::milli>(Steady::now() - start).count();
+}
+
+core::Micros age_of(const core::Settings& settings, std::string_view key, core::Micros unit, const char* what) {
+  const auto value = settings.get_int(key);
+  if (value <= 0) {
+    throw Error(ErrorKind::config, std::string(key) + " is " + std::to_string(value) + ": set it to the " + what +
+                                       " to keep chats (0 would remove every chat), or give --older-than");
+  }
+  return value * unit;
+}
+
+}  // namespace
+
+Cleanup::Cleanup(store::Store& store, const core::Settings& settings, const core::Clock& clock, std::string actor)
+    : store_(store), settings_(settings), clock_(clock), actor_(std::move(actor)) {}
+
+CleanupReport Cleanup::run(const CleanupOptions& o) {
+  if (!o.closed && !o.old) throw Error(ErrorKind::usage, "say what to remove: --closed, --old or both");
+  if (o.older_than && *o.older_than <= 0) throw Error(ErrorKind::usage, "--older-than must be more than 0");
+  if (o.max_batch == 0) throw Error(ErrorKind::usage, "--batch-size must be at least 1");
+  const auto start = Steady::now();
+  const core::Micros now = clock_.now();
+  CleanupReport report;
+  report.dry_run = o.dry_run;
+
+  // Ages are checked before anything else, so a bad setting never gets near a delete.
+  std::vector<std::pair<std::string, store::ChatFilter>> plan;
+  if (o.closed) {
+    store::ChatFilter f;
+    f.status = model::ChatStatus::closed;
+    f.changed_before = now - o.older_than.value_or(age_of(settings_, core::keys::kChatTTL, kHour, "hours"));
+    plan.emplace_back("closed", f);
+  }
+  if (o.old) {
+    store::ChatFilter f;
+    f.changed_before = now - o.older_than.value_or(age_of(settings_, core::keys::kChatDecayTime, kDay, "days"));
+    plan.emplace_back("old", f);
+  }
+
+  std::unique_ptr<store::ProcessLock> lock;
+  if (!o.dry_run) {
+    lock = store_.try_process_lock("cleanup");
+    if (!lock) throw Error(ErrorKind::temporary, "another cleanup is running on " + store_.address() + "; try later");
+  }
+
+  std::size_t total = 0;
+  if (o.progress) {
+    for (const auto& [mode, filter] : plan) total += store_.list_chat_ids(filter).size();
+  }
+  std::size_t done = 0;
+  batch_ = std::min<std::size_t>(256, o.max_batch);
+  for (const auto& [mode, filter] : plan) {
+    report.modes.push_back(mode);
+    report.cutoffs[mode] = *filter.changed_before;
+    if (report.interrupted) continue;
+    run_mode(mode, filter, o, done, total, report);
+  }
+  report.elapsed_ms = ms_since(start);
+  return report;
+}
+
+void Cleanup::run_mode(const std::string& mode, const store::ChatFilter& filter, const CleanupOptions& o,
+                       std::size_t& done, std::size_t total, CleanupReport& report) {
+  store::ChatFilter page = filter;
+  while (true) {
+    if (core::interrupted()) {
+      report.interrupted = true;
+      return;
+    }
+    page.limit = batch_;
+    const auto started = Steady::now();
+    store::WriteTransaction tx(store_);
+    // Selected inside the write transaction: a chat changed since the run began is judged anew.
+    auto chats = store_.list_chats(page);
+    if (chats.empty()) return;
+    std::vector<model::ChatId> ids;
+    ids.reserve(chats.size());
+    for (const auto& c : chats) ids.push_back(c.id);
+    report.removed += store_.delete_chats(ids);
+    if (o.dry_run) {
+      // Rolled back when tx goes out of scope; later pages start after this one.
+      page.after_id = ids.back();
+    } else {
+      for (const auto& c : chats) {
+        store::EventRecord e;
+        e.type = "ChatDelete";
+        e.time = clock_.now();
+        e.actor = actor_;
+        e.chat_id = c.id;
+        e.channel_id = c.channel_id;
+        e.payload = nlohmann::json{{"id", c.id}, {"status", model::to_string(c.status)}, {"cleanup", mode}}.dump();
+        store_.append_event(e);
+      }
+      tx.commit();
+    }
+    const double took = ms_since(started);
+    report.max_transaction_ms = std::max(report.max_transaction_ms, took);
+    ++report.batches;
+    done += chats.size();
+    if (o.dry_run) {
+      for (auto& c : chats) report.chats.push_back(std::move(c));
+    }
+    if (o.progress) o.progress(done, std::max(done, total));
+    if (took < kFastMs && batch_ < o.max_batch) batch_ = std::min(o.max_batch, batch_ * 2);
+    if (took > kSlowMs && batch_ > kMinBatch) batch_ = std::max(kMinBatch, batch_ / 2);
+  }
+}
+
+}  // namespace chatctl::engine
