@@ -54,12 +54,12 @@ CleanupReport Cleanup::run(const CleanupOptions& o) {
   if (o.closed) {
     store::ChatFilter f;
     f.status = model::ChatStatus::closed;
-    f.changed_before = now - o.older_than.value_or(age_of(settings_, core::keys::kChatTTL, kHour, "hours"));
+    f.changed_before = now - (o.older_than ? *o.older_than : age_of(settings_, core::keys::kChatTTL, kHour, "hours"));
     plan.emplace_back("closed", f);
   }
   if (o.old) {
     store::ChatFilter f;
-    f.changed_before = now - o.older_than.value_or(age_of(settings_, core::keys::kChatDecayTime, kDay, "days"));
+    f.changed_before = now - (o.older_than ? *o.older_than : age_of(settings_, core::keys::kChatDecayTime, kDay, "days"));
     plan.emplace_back("old", f);
   }
 
