@@ -378,10 +378,29 @@ ImportReport import_chats(store::Store& store, const core::Clock& clock, const s
     if (in.bad()) throw Error(ErrorKind::io, "cannot read " + source);
     return importer.report();
   }
-  if (first == "[" || first == "[]") {
-    bool closed = first == "[]";
-    while (!closed && std::getline(in, line)) {
+  // Export's array has a whole record per line; another tool's array may spread one over many.
+  std::string pending;  // lines read while telling the two apart
+  bool free_form = first.front() == '[' && first != "[" && first != "[]";
+  if (first == "[") {
+    while (std::getline(in, line)) {
       ++line_no;
+      pending += line + '\n';
+      const auto record = trim_record(line);
+      if (record.empty()) continue;
+      free_form = record != "]" && !(record.front() == '{' && record.back() == '}');
+      break;
+    }
+  }
+  if (!free_form && (first == "[" || first == "[]")) {
+    bool closed = first == "[]";
+    bool replay = !pending.empty();
+    while (!closed && (replay || std::getline(in, line))) {
+      if (replay) {
+        replay = false;
+        line = pending.substr(0, pending.size() - 1);
+      } else {
+        ++line_no;
+      }
       const auto record = trim_record(line);
       if (record.empty()) continue;
       if (record == "]") {
@@ -397,8 +416,8 @@ ImportReport import_chats(store::Store& store, const core::Clock& clock, const s
         throw Error(ErrorKind::data, source + ":" + std::to_string(line_no) + ": text after the end of the array");
       }
     }
-  } else if (first.front() == '[') {
-    std::string all = line + '\n';
+  } else if (free_form) {
+    std::string all = first + '\n' + pending;
     std::string rest((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     all += rest;
     Json doc;
