@@ -1,6 +1,7 @@
 #include "engine/cleanup.hpp"
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
@@ -18,8 +19,8 @@ using Steady = std::chrono::steady_clock;
 constexpr core::Micros kHour = 3'600'000'000;
 constexpr core::Micros kDay = 24 * kHour;
 // Batches grow while transactions stay under the low mark and shrink above the high one.
-constexpr double kFastMs = 10;
-constexpr double kSlowMs = 30;
+constexpr double kFastMs = 15;
+constexpr double kSlowMs = 35;
 constexpr std::size_t kMinBatch = 16;
 
 double ms_since(Steady::time_point start) {
@@ -69,44 +70,61 @@ CleanupReport Cleanup::run(const CleanupOptions& o) {
     if (!lock) throw Error(ErrorKind::temporary, "another cleanup is running on " + store_.address() + "; try later");
   }
 
+  // The candidates are found once per mode, by one index scan; each batch then re-checks its
+  // chats inside its own transaction (a chat re-opened meanwhile stays). Chats that become due
+  // during the run are left to the next one.
+  std::vector<std::vector<model::ChatId>> candidates;
   std::size_t total = 0;
-  if (o.progress) {
-    for (const auto& [mode, filter] : plan) total += store_.list_chat_ids(filter).size();
+  for (const auto& [mode, filter] : plan) {
+    candidates.push_back(store_.list_chat_ids(filter));
+    total += candidates.back().size();
   }
   std::size_t done = 0;
   batch_ = std::min<std::size_t>(256, o.max_batch);
-  for (const auto& [mode, filter] : plan) {
+  store_.bulk_mode(true);
+  struct Restore {
+    store::Store& s;
+    ~Restore() {
+      try {
+        s.bulk_mode(false);
+      } catch (const std::exception& e) {
+        spdlog::debug("restoring WAL checkpoints: {}", e.what());  // the next connection has them anyway
+      }
+    }
+  } restore{store_};
+  for (std::size_t i = 0; i < plan.size(); ++i) {
+    const auto& [mode, filter] = plan[i];
     report.modes.push_back(mode);
     report.cutoffs[mode] = *filter.changed_before;
     if (report.interrupted) continue;
-    run_mode(mode, filter, o, done, total, report);
+    run_mode(mode, filter, candidates[i], o, done, total, report);
   }
   report.elapsed_ms = ms_since(start);
   return report;
 }
 
-void Cleanup::run_mode(const std::string& mode, const store::ChatFilter& filter, const CleanupOptions& o,
-                       std::size_t& done, std::size_t total, CleanupReport& report) {
-  store::ChatFilter page = filter;
-  while (true) {
+void Cleanup::run_mode(const std::string& mode, const store::ChatFilter& filter,
+                       const std::vector<model::ChatId>& candidates, const CleanupOptions& o, std::size_t& done,
+                       std::size_t total, CleanupReport& report) {
+  std::size_t next = 0;
+  while (next < candidates.size()) {
     if (core::interrupted()) {
       report.interrupted = true;
       return;
     }
-    page.limit = batch_;
+    const std::size_t n = std::min(batch_, candidates.size() - next);
+    store::ChatFilter batch = filter;
+    batch.ids.assign(candidates.begin() + static_cast<std::ptrdiff_t>(next),
+                     candidates.begin() + static_cast<std::ptrdiff_t>(next + n));
+    next += n;
     const auto started = Steady::now();
     store::WriteTransaction tx(store_);
-    // Selected inside the write transaction: a chat changed since the run began is judged anew.
-    auto chats = store_.list_chats(page);
-    if (chats.empty()) return;
+    auto chats = store_.list_chats(batch);  // still due, judged inside the transaction
     std::vector<model::ChatId> ids;
     ids.reserve(chats.size());
     for (const auto& c : chats) ids.push_back(c.id);
     report.removed += store_.delete_chats(ids);
-    if (o.dry_run) {
-      // Rolled back when tx goes out of scope; later pages start after this one.
-      page.after_id = ids.back();
-    } else {
+    if (!o.dry_run) {  // a dry run rolls back when tx goes out of scope
       for (const auto& c : chats) {
         store::EventRecord e;
         e.type = "ChatDelete";
@@ -120,13 +138,15 @@ void Cleanup::run_mode(const std::string& mode, const store::ChatFilter& filter,
       tx.commit();
     }
     const double took = ms_since(started);
+    store_.checkpoint();  // outside the transaction: writers go on meanwhile
+    spdlog::debug("cleanup {}: batch of {} chats in {:.1f} ms", mode, chats.size(), took);
     report.max_transaction_ms = std::max(report.max_transaction_ms, took);
     ++report.batches;
-    done += chats.size();
+    done += n;
     if (o.dry_run) {
       for (auto& c : chats) report.chats.push_back(std::move(c));
     }
-    if (o.progress) o.progress(done, std::max(done, total));
+    if (o.progress) o.progress(done, total);
     if (took < kFastMs && batch_ < o.max_batch) batch_ = std::min(o.max_batch, batch_ * 2);
     if (took > kSlowMs && batch_ > kMinBatch) batch_ = std::max(kMinBatch, batch_ / 2);
   }

@@ -42,7 +42,7 @@ struct CleanupReport {
 //
 // Safe beside a live chatd and cron: one cleanup per database at a time (Error(temporary) at once
 // when another holds the lock), deletes in short transactions whose size adapts to stay near
-// 20 ms, and stops between batches when interrupted, leaving a consistent database that the next
+// 25 ms, and stops between batches when interrupted, leaving a consistent database that the next
 // run finishes. An age of 0 is Error(config), never "everything". A dry run deletes each batch
 // inside a transaction it rolls back, so its counts are exact.
 class Cleanup {
@@ -51,8 +51,8 @@ class Cleanup {
   CleanupReport run(const CleanupOptions& options);
 
  private:
-  void run_mode(const std::string& mode, const store::ChatFilter& filter, const CleanupOptions& options,
-                std::size_t& done, std::size_t total, CleanupReport& report);
+  void run_mode(const std::string& mode, const store::ChatFilter& filter, const std::vector<model::ChatId>& candidates,
+                const CleanupOptions& options, std::size_t& done, std::size_t total, CleanupReport& report);
 
   store::Store& store_;
   const core::Settings& settings_;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <set>
@@ -165,6 +166,7 @@ void SociStore::begin_write() {
     sql_ << (backend_ == Backend::sqlite ? "BEGIN IMMEDIATE" : "BEGIN");
   });
   in_transaction_ = true;
+  event_log_locked_ = false;
   if (backend_ == Backend::postgresql) {
     try {
       lock_in_transaction(kWriteLock);
@@ -956,8 +958,19 @@ std::vector<Transcript> SociStore::read_transcripts(const ChatFilter& filter, bo
   for (auto& p : query_participants("WHERE chat_id " + in, {}, {})) {
     out[index.at(p.chat_id)].participants.push_back(std::move(p));
   }
+  // Authors come from the participants just read: joining chat_participant here would let
+  // PostgreSQL hash the whole table for every page.
+  std::unordered_map<model::ParticipantId, const model::Participant*> authors;
+  for (const auto& t : out) {
+    for (const auto& p : t.participants) authors.emplace(p.id, &p);
+  }
   for (auto& m : query_messages("WHERE m.chat_id " + in + (include_internal ? "" : " AND m.internal <> 1"), {}, {},
-                                " ORDER BY m.chat_id, m.id")) {
+                                " ORDER BY m.chat_id, m.id", false)) {
+    if (const auto a = authors.find(m.participant_id); a != authors.end()) {
+      m.chatter_id = a->second->chatter_id;
+      m.chatter_name = a->second->chatter_name;
+      m.chatter_type = a->second->chatter_type;
+    }
     out[index.at(m.chat_id)].messages.push_back(std::move(m));
   }
   for (auto& f : query_flags("WHERE chat_id " + in, {}, {}, " ORDER BY chat_id, flag_key, create_by")) {
@@ -1044,6 +1057,31 @@ long long lock_key(std::string_view name) {
 }
 
 }  // namespace
+
+void SociStore::bulk_mode(bool on) {
+  if (backend_ != Backend::sqlite) return;
+  guarded("setting WAL checkpoints", [&] {
+    sql_ << (on ? "PRAGMA wal_autocheckpoint = 0" : "PRAGMA wal_autocheckpoint = 1000");
+  });
+  if (!on) {
+    last_checkpoint_ = {};
+    checkpoint();
+  }
+}
+
+void SociStore::checkpoint() {
+  if (backend_ != Backend::sqlite || in_transaction_) return;
+  // Each checkpoint ends in an fsync; a few per second bound the WAL's growth well enough.
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_checkpoint_ < std::chrono::milliseconds(250)) return;
+  last_checkpoint_ = now;
+  guarded("checkpointing the WAL", [&] {
+    int busy = 0;
+    int log = 0;
+    int done = 0;
+    sql_ << "PRAGMA wal_checkpoint(PASSIVE)", soci::into(busy), soci::into(log), soci::into(done);
+  });
+}
 
 std::unique_ptr<ProcessLock> SociStore::try_process_lock(std::string_view name) {
   if (backend_ == Backend::postgresql) {
@@ -1219,11 +1257,17 @@ constexpr const char* kMessageColumns =
     "SELECT m.id, m.chat_id, m.chat_participant_id, p.chatter_id, p.chatter_name, p.chatter_type, m.message_text, "
     "m.system_generated, m.internal, m.create_time, m.thread_id, m.event_type, m.custom_id, m.properties, m.payload "
     "FROM chat_message m JOIN chat_participant p ON p.id = m.chat_participant_id ";
+// The same shape without the author's fields (the caller fills them).
+constexpr const char* kMessageColumnsNoAuthor =
+    "SELECT m.id, m.chat_id, m.chat_participant_id, '', '', '', m.message_text, "
+    "m.system_generated, m.internal, m.create_time, m.thread_id, m.event_type, m.custom_id, m.properties, m.payload "
+    "FROM chat_message m ";
 
 }  // namespace
 
 std::vector<model::Message> SociStore::query_messages(const std::string& where, const std::vector<std::string>& texts,
-                                                      const std::vector<long long>& ints, const std::string& order) {
+                                                      const std::vector<long long>& ints, const std::string& order,
+                                                      bool with_author) {
   return guarded("reading messages", [&] {
     std::vector<model::Message> out;
     model::Message m;
@@ -1255,7 +1299,7 @@ std::vector<model::Message> SociStore::query_messages(const std::string& where, 
     st.exchange(soci::into(m.payload));
     bind_params(st, texts, ints);
     st.alloc();
-    st.prepare(kMessageColumns + where + order);
+    st.prepare((with_author ? kMessageColumns : kMessageColumnsNoAuthor) + where + order);
     st.define_and_bind();
     st.execute();
     while (st.fetch()) {
@@ -1457,7 +1501,10 @@ std::size_t SociStore::delete_invites(std::string_view chatter_id, std::optional
 
 std::int64_t SociStore::append_event(const EventRecord& e) {
   if (!in_transaction_) throw Error(ErrorKind::internal, "append_event outside a write transaction");
-  lock_in_transaction(kEventLogLock);
+  if (!event_log_locked_) {  // held until the transaction ends: once is enough
+    lock_in_transaction(kEventLogLock);
+    event_log_locked_ = true;
+  }
   return guarded("writing the event log", [&] {
     const long long time = e.time;
     long long chat = e.chat_id.value_or(0);

@@ -2,6 +2,7 @@
 
 #include <soci/soci.h>
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -63,6 +64,8 @@ class SociStore final : public Store {
   std::vector<Transcript> read_transcripts(const ChatFilter& filter, bool include_internal) override;
   void insert_transcript(const Transcript& transcript) override;
   void sync_id_sequences() override;
+  void bulk_mode(bool on) override;
+  void checkpoint() override;
   std::unique_ptr<ProcessLock> try_process_lock(std::string_view name) override;
 
   model::ParticipantId insert_participant(const model::Participant& participant) override;
@@ -101,7 +104,8 @@ class SociStore final : public Store {
                                        const std::vector<long long>& ints, std::size_t limit);
   std::vector<model::Thread> query_threads(const std::string& where, const std::vector<long long>& ints);
   std::vector<model::Message> query_messages(const std::string& where, const std::vector<std::string>& texts,
-                                             const std::vector<long long>& ints, const std::string& order);
+                                             const std::vector<long long>& ints, const std::string& order,
+                                             bool with_author = true);
   std::vector<model::Flag> query_flags(const std::string& where, const std::vector<std::string>& texts,
                                        const std::vector<long long>& ints, const std::string& tail);
   std::vector<model::Invite> query_invites(const std::string& where, const std::vector<std::string>& texts,
@@ -115,6 +119,8 @@ class SociStore final : public Store {
   std::string display_address_;
   soci::session sql_;
   bool in_transaction_{false};
+  bool event_log_locked_{false};  // this transaction holds kEventLogLock
+  std::chrono::steady_clock::time_point last_checkpoint_{};
 };
 
 }  // namespace chatctl::store

@@ -234,6 +234,13 @@ class Store {
   // After rows were written with explicit ids: moves id generators past them (PostgreSQL).
   virtual void sync_id_sequences() = 0;
 
+  // Tunes the session for a bulk job (cleanup, import). On SQLite, commits then do not checkpoint
+  // the WAL themselves; checkpoint() runs a passive checkpoint between transactions (at most a few
+  // a second), which never blocks writers, so the write lock is held only for the transaction's
+  // own work. No-ops on PostgreSQL.
+  virtual void bulk_mode(bool on) = 0;
+  virtual void checkpoint() = 0;
+
   // A lock no other process can hold at the same time, named `name`, or nullptr at once when
   // another holds it: a file lock beside an SQLite database, a session advisory lock on
   // PostgreSQL (so processes on different hosts exclude each other too).

@@ -14,7 +14,7 @@ struct ExportOptions {
   store::ChatFilter filter;       // which chats (its limit is ignored; pages are page_size)
   bool include_internal{false};   // messages for agents only
   bool json_lines{false};         // one chat per line; else one JSON array, a chat per line
-  std::size_t page_size{256};     // chats read per query: memory stays flat however many chats
+  std::size_t page_size{256};    // chats read per query: memory stays flat however many chats
   std::function<void(std::size_t chats)> progress{};
 };
 
