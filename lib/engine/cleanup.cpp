@@ -18,9 +18,9 @@ using Steady = std::chrono::steady_clock;
 
 constexpr core::Micros kHour = 3'600'000'000;
 constexpr core::Micros kDay = 24 * kHour;
-// Batches grow while transactions stay under the low mark and shrink above the high one.
-constexpr double kFastMs = 15;
-constexpr double kSlowMs = 35;
+// Each batch is sized from the last one's duration to take about this long: short enough that
+// chatd and other writers barely wait, long enough that per-statement costs are shared.
+constexpr double kTargetMs = 25;
 constexpr std::size_t kMinBatch = 16;
 
 double ms_since(Steady::time_point start) {
@@ -125,16 +125,20 @@ void Cleanup::run_mode(const std::string& mode, const store::ChatFilter& filter,
     for (const auto& c : chats) ids.push_back(c.id);
     report.removed += store_.delete_chats(ids);
     if (!o.dry_run) {  // a dry run rolls back when tx goes out of scope
+      std::vector<store::EventRecord> events;
+      events.reserve(chats.size());
+      const core::Micros now = clock_.now();
       for (const auto& c : chats) {
         store::EventRecord e;
         e.type = "ChatDelete";
-        e.time = clock_.now();
+        e.time = now;
         e.actor = actor_;
         e.chat_id = c.id;
         e.channel_id = c.channel_id;
         e.payload = nlohmann::json{{"id", c.id}, {"status", model::to_string(c.status)}, {"cleanup", mode}}.dump();
-        store_.append_event(e);
+        events.push_back(std::move(e));
       }
+      store_.append_events(events);
       tx.commit();
     }
     const double took = ms_since(started);
@@ -147,8 +151,9 @@ void Cleanup::run_mode(const std::string& mode, const store::ChatFilter& filter,
       for (auto& c : chats) report.chats.push_back(std::move(c));
     }
     if (o.progress) o.progress(done, total);
-    if (took < kFastMs && batch_ < o.max_batch) batch_ = std::min(o.max_batch, batch_ * 2);
-    if (took > kSlowMs && batch_ > kMinBatch) batch_ = std::max(kMinBatch, batch_ / 2);
+    // Proportional, at most doubling or halving per step (timings are noisy).
+    const double scale = std::clamp(kTargetMs / std::max(took, 0.1), 0.5, 2.0);
+    batch_ = std::clamp(static_cast<std::size_t>(static_cast<double>(batch_) * scale), kMinBatch, o.max_batch);
   }
 }
 

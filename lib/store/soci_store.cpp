@@ -1520,6 +1520,66 @@ std::int64_t SociStore::append_event(const EventRecord& e) {
   });
 }
 
+void SociStore::append_events(const std::vector<EventRecord>& events) {
+  if (!in_transaction_) throw Error(ErrorKind::internal, "append_events outside a write transaction");
+  if (events.empty()) return;
+  if (backend_ == Backend::sqlite) {
+    // In process, one short statement per event beats preparing one long statement.
+    for (const auto& e : events) append_event(e);
+    return;
+  }
+  // PostgreSQL: one round trip for many rows.
+  if (!event_log_locked_) {
+    lock_in_transaction(kEventLogLock);
+    event_log_locked_ = true;
+  }
+  // Rows of at most 1000 events: 6 bound values each stays under every backend's limit.
+  constexpr std::size_t kRows = 1000;
+  for (std::size_t from = 0; from < events.size(); from += kRows) {
+    const std::size_t to = std::min(events.size(), from + kRows);
+    guarded("writing the event log", [&] {
+      std::vector<long long> times;
+      std::vector<long long> chats;
+      std::vector<long long> channels;
+      std::vector<soci::indicator> chat_inds;
+      std::vector<soci::indicator> channel_inds;
+      times.reserve(to - from);
+      chats.reserve(to - from);
+      channels.reserve(to - from);
+      chat_inds.reserve(to - from);
+      channel_inds.reserve(to - from);
+      std::string sql = "INSERT INTO event_log (type, time, actor, chat_id, channel_id, payload) VALUES ";
+      soci::statement st(sql_);
+      for (std::size_t i = from; i < to; ++i) {
+        const auto& e = events[i];
+        const std::string n = std::to_string(i - from);
+        sql += (i > from ? ", (" : "(") + (":ty" + n) + ", :ti" + n + ", :a" + n + ", :c" + n + ", :ch" + n + ", :p" + n + ")";
+        times.push_back(e.time);
+        chats.push_back(e.chat_id.value_or(0));
+        channels.push_back(e.channel_id.value_or(0));
+        chat_inds.push_back(e.chat_id ? soci::i_ok : soci::i_null);
+        channel_inds.push_back(e.channel_id ? soci::i_ok : soci::i_null);
+      }
+      for (std::size_t i = from; i < to; ++i) {
+        const auto& e = events[i];
+        const std::size_t k = i - from;
+        // Bound by position (in the order of the placeholders): by-name binding is a linear
+        // search per value, quadratic over a statement this long.
+        st.exchange(soci::use(e.type));
+        st.exchange(soci::use(times[k]));
+        st.exchange(soci::use(e.actor));
+        st.exchange(soci::use(chats[k], chat_inds[k]));
+        st.exchange(soci::use(channels[k], channel_inds[k]));
+        st.exchange(soci::use(e.payload));
+      }
+      st.alloc();
+      st.prepare(sql);
+      st.define_and_bind();
+      st.execute(true);
+    });
+  }
+}
+
 std::vector<EventRecord> SociStore::list_events(const EventFilter& filter) {
   return guarded("reading the event log", [&] {
     std::vector<EventRecord> out;

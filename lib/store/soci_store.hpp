@@ -90,6 +90,7 @@ class SociStore final : public Store {
                              std::optional<model::ChatId> invitation_chat) override;
 
   std::int64_t append_event(const EventRecord& event) override;
+  void append_events(const std::vector<EventRecord>& events) override;
   std::vector<EventRecord> list_events(const EventFilter& filter) override;
   std::int64_t last_event_seq() override;
 

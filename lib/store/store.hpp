@@ -280,6 +280,8 @@ class Store {
   // Appends to the event log; returns the sequence number. Must run inside a write transaction,
   // which it serialises with every other appender so readers never see a gap fill in later.
   virtual std::int64_t append_event(const EventRecord& event) = 0;
+  // The same for many events in one statement, in order (for batch jobs).
+  virtual void append_events(const std::vector<EventRecord>& events) = 0;
   // Committed events matching `filter`, oldest first. Every event with seq > filter.after that is
   // not returned by one call has a larger seq than all that were (no gaps fill in later).
   virtual std::vector<EventRecord> list_events(const EventFilter& filter) = 0;

@@ -113,6 +113,9 @@ class FaultyStore final : public store::Store {
                              std::optional<model::ChatId> via) override {
     return maybe_fail("delete_invites"), inner_.delete_invites(who, chat, via);
   }
+  void append_events(const std::vector<store::EventRecord>& e) override {
+    maybe_fail("append_events"), inner_.append_events(e);
+  }
   std::int64_t append_event(const store::EventRecord& e) override {
     return maybe_fail("append_event"), inner_.append_event(e);
   }
