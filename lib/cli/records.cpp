@@ -103,6 +103,48 @@ const std::vector<Column>& chat_columns() {
   return kColumns;
 }
 
+Record webhook_record(const model::Webhook& w, std::size_t queued) {
+  Record r;
+  r["name"] = w.name;
+  r["url"] = w.url;
+  r["events"] = w.events;
+  r["signed"] = !w.secret.empty();
+  r["state"] = model::to_string(w.state);
+  r["failures"] = w.failures;
+  r["last_error"] = w.last_error;
+  r["last_attempt_time"] = w.last_attempt_time ? Record(core::format_rfc3339(*w.last_attempt_time)) : Record();
+  r["queued"] = queued;
+  r["cursor"] = w.cursor;
+  r["create_time"] = time_or_null(w.create_time);
+  r["change_time"] = time_or_null(w.change_time);
+  return r;
+}
+
+const std::vector<Column>& webhook_columns() {
+  static const std::vector<Column> kColumns = {{"NAME", "name"},     {"URL", "url"},       {"EVENTS", "events"},
+                                               {"SIGNED", "signed"}, {"STATE", "state"},   {"FAILURES", "failures"},
+                                               {"QUEUED", "queued"}, {"LAST ERROR", "last_error"}};
+  return kColumns;
+}
+
+Record delivery_record(const model::WebhookDelivery& d) {
+  Record r;
+  r["seq"] = d.seq;
+  r["event_id"] = d.event_id;
+  r["event"] = d.event;
+  r["chat_id"] = d.chat_id;
+  r["attempts"] = d.attempts;
+  r["next_attempt_time"] = d.next_attempt_time ? Record(core::format_rfc3339(d.next_attempt_time)) : Record();
+  return r;
+}
+
+const std::vector<Column>& delivery_columns() {
+  static const std::vector<Column> kColumns = {{"SEQ", "seq"},           {"EVENT", "event"},
+                                               {"CHAT", "chat_id"},      {"ATTEMPTS", "attempts"},
+                                               {"NEXT ATTEMPT", "next_attempt_time"}, {"EVENT ID", "event_id"}};
+  return kColumns;
+}
+
 Record participant_record(const model::Participant& p) {
   Record r;
   r["id"] = p.id;

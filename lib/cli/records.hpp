@@ -8,6 +8,7 @@
 #include "model/channel.hpp"
 #include "model/chat.hpp"
 #include "model/people.hpp"
+#include "model/webhook.hpp"
 #include "store/store.hpp"
 
 namespace chatctl::cli {
@@ -44,6 +45,12 @@ Record event_record(const store::EventRecord& event);
 const std::vector<Column>& event_columns();
 Record migration_record(const store::MigrationState& migration);
 const std::vector<Column>& migration_columns();
+
+// Webhooks: never their secret, only whether they have one ("signed").
+Record webhook_record(const model::Webhook& webhook, std::size_t queued);
+const std::vector<Column>& webhook_columns();
+Record delivery_record(const model::WebhookDelivery& delivery);
+const std::vector<Column>& delivery_columns();
 
 Record plan_record(const engine::PlanEntry& entry);
 const std::vector<Column>& plan_columns();

@@ -1520,6 +1520,191 @@ std::int64_t SociStore::append_event(const EventRecord& e) {
   });
 }
 
+namespace {
+
+std::string join_events(const std::vector<std::string>& events) {
+  std::string out;
+  for (const auto& e : events) out += (out.empty() ? "" : ",") + e;
+  return out;
+}
+
+std::vector<std::string> split_events(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t from = 0;
+  while (from <= s.size() && !s.empty()) {
+    const auto comma = s.find(',', from);
+    out.push_back(s.substr(from, comma == std::string::npos ? std::string::npos : comma - from));
+    if (comma == std::string::npos) break;
+    from = comma + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<model::Webhook> SociStore::query_webhooks(const std::string& where, const std::vector<std::string>& texts) {
+  return guarded("reading webhooks", [&] {
+    std::vector<model::Webhook> out;
+    model::Webhook w;
+    long long id = 0;
+    std::string events;
+    std::string state;
+    long long cursor = 0;
+    long long failures = 0;
+    long long last_attempt = 0;
+    soci::indicator last_ind = soci::i_null;
+    long long create_time = 0;
+    long long change_time = 0;
+    soci::statement st(sql_);
+    st.exchange(soci::into(id));
+    st.exchange(soci::into(w.name));
+    st.exchange(soci::into(w.url));
+    st.exchange(soci::into(events));
+    st.exchange(soci::into(w.secret));
+    st.exchange(soci::into(state));
+    st.exchange(soci::into(cursor));
+    st.exchange(soci::into(failures));
+    st.exchange(soci::into(w.last_error));
+    st.exchange(soci::into(last_attempt, last_ind));
+    st.exchange(soci::into(create_time));
+    st.exchange(soci::into(change_time));
+    bind_params(st, texts, {});
+    st.alloc();
+    st.prepare("SELECT id, name, url, events, secret, state, cursor, failures, last_error, last_attempt_time, "
+               "create_time, change_time FROM webhook " +
+               where + " ORDER BY name");
+    st.define_and_bind();
+    st.execute();
+    while (st.fetch()) {
+      w.id = id;
+      w.events = split_events(events);
+      w.state = model::parse_webhook_state(state).value_or(model::WebhookState::stopped);
+      w.cursor = cursor;
+      w.failures = failures;
+      w.last_attempt_time = last_ind == soci::i_ok ? std::optional<core::Micros>(last_attempt) : std::nullopt;
+      w.create_time = create_time;
+      w.change_time = change_time;
+      out.push_back(w);
+    }
+    return out;
+  });
+}
+
+std::vector<model::Webhook> SociStore::list_webhooks() { return query_webhooks("", {}); }
+
+std::optional<model::Webhook> SociStore::find_webhook(std::string_view name) {
+  Where w;
+  w.add("name = " + w.text(std::string(name)));
+  return first_row(query_webhooks(w.sql, w.texts));
+}
+
+model::WebhookId SociStore::insert_webhook(const model::Webhook& w) {
+  return guarded("adding a webhook", [&] {
+    const std::string events = join_events(w.events);
+    const std::string state(model::to_string(w.state));
+    const long long cursor = w.cursor;
+    const long long create_time = w.create_time;
+    const long long change_time = w.change_time;
+    long long id = 0;
+    sql_ << "INSERT INTO webhook (name, url, events, secret, state, cursor, create_time, change_time) "
+            "VALUES (:n, :u, :e, :s, :st, :c, :ct, :mt) RETURNING id",
+        soci::use(w.name), soci::use(w.url), soci::use(events), soci::use(w.secret), soci::use(state),
+        soci::use(cursor), soci::use(create_time), soci::use(change_time), soci::into(id);
+    return static_cast<model::WebhookId>(id);
+  });
+}
+
+void SociStore::update_webhook(const model::Webhook& w) {
+  guarded("updating a webhook", [&] {
+    const std::string events = join_events(w.events);
+    const std::string state(model::to_string(w.state));
+    const long long cursor = w.cursor;
+    const long long failures = w.failures;
+    long long last_attempt = w.last_attempt_time.value_or(0);
+    soci::indicator last_ind = w.last_attempt_time ? soci::i_ok : soci::i_null;
+    const long long change_time = w.change_time;
+    const long long id = w.id;
+    sql_ << "UPDATE webhook SET name = :n, url = :u, events = :e, secret = :s, state = :st, cursor = :c, "
+            "failures = :f, last_error = :le, last_attempt_time = :la, change_time = :mt WHERE id = :id",
+        soci::use(w.name), soci::use(w.url), soci::use(events), soci::use(w.secret), soci::use(state),
+        soci::use(cursor), soci::use(failures), soci::use(w.last_error), soci::use(last_attempt, last_ind),
+        soci::use(change_time), soci::use(id);
+  });
+}
+
+bool SociStore::delete_webhook(model::WebhookId id) {
+  return guarded("removing a webhook", [&] {
+    const long long wid = id;
+    sql_ << "DELETE FROM webhook_queue WHERE webhook_id = :id", soci::use(wid);
+    soci::statement st = (sql_.prepare << "DELETE FROM webhook WHERE id = :id", soci::use(wid));
+    st.execute(true);
+    return st.get_affected_rows() > 0;
+  });
+}
+
+void SociStore::enqueue_deliveries(const std::vector<model::WebhookDelivery>& deliveries) {
+  guarded("queueing webhook deliveries", [&] {
+    for (const auto& d : deliveries) {
+      const long long webhook = d.webhook_id;
+      const long long seq = d.seq;
+      const long long chat = d.chat_id;
+      const long long attempts = d.attempts;
+      const long long next = d.next_attempt_time;
+      sql_ << "INSERT INTO webhook_queue (webhook_id, seq, event_id, event, chat_id, body, attempts, "
+              "next_attempt_time) VALUES (:w, :s, :id, :e, :c, :b, :a, :n) ON CONFLICT (webhook_id, seq) DO NOTHING",
+          soci::use(webhook), soci::use(seq), soci::use(d.event_id), soci::use(d.event), soci::use(chat),
+          soci::use(d.body), soci::use(attempts), soci::use(next);
+    }
+  });
+}
+
+std::vector<model::WebhookDelivery> SociStore::list_deliveries(model::WebhookId id, std::size_t limit) {
+  return guarded("reading webhook deliveries", [&] {
+    std::vector<model::WebhookDelivery> out;
+    model::WebhookDelivery d;
+    long long webhook = id;
+    long long seq = 0;
+    long long chat = 0;
+    long long attempts = 0;
+    long long next = 0;
+    long long lim = static_cast<long long>(limit ? limit : 1000000);
+    soci::statement st = (sql_.prepare << "SELECT seq, event_id, event, chat_id, body, attempts, next_attempt_time "
+                                          "FROM webhook_queue WHERE webhook_id = :w ORDER BY seq LIMIT :l",
+                          soci::use(webhook), soci::use(lim), soci::into(seq), soci::into(d.event_id),
+                          soci::into(d.event), soci::into(chat), soci::into(d.body), soci::into(attempts),
+                          soci::into(next));
+    st.execute();
+    while (st.fetch()) {
+      d.webhook_id = id;
+      d.seq = seq;
+      d.chat_id = chat;
+      d.attempts = attempts;
+      d.next_attempt_time = next;
+      out.push_back(d);
+    }
+    return out;
+  });
+}
+
+void SociStore::update_delivery(const model::WebhookDelivery& d) {
+  guarded("recording a webhook attempt", [&] {
+    const long long webhook = d.webhook_id;
+    const long long seq = d.seq;
+    const long long attempts = d.attempts;
+    const long long next = d.next_attempt_time;
+    sql_ << "UPDATE webhook_queue SET attempts = :a, next_attempt_time = :n WHERE webhook_id = :w AND seq = :s",
+        soci::use(attempts), soci::use(next), soci::use(webhook), soci::use(seq);
+  });
+}
+
+void SociStore::delete_delivery(model::WebhookId id, std::int64_t seq) {
+  guarded("removing a webhook delivery", [&] {
+    const long long webhook = id;
+    const long long s = seq;
+    sql_ << "DELETE FROM webhook_queue WHERE webhook_id = :w AND seq = :s", soci::use(webhook), soci::use(s);
+  });
+}
+
 void SociStore::append_events(const std::vector<EventRecord>& events) {
   if (!in_transaction_) throw Error(ErrorKind::internal, "append_events outside a write transaction");
   if (events.empty()) return;

@@ -89,6 +89,16 @@ class SociStore final : public Store {
   std::size_t delete_invites(std::string_view chatter_id, std::optional<model::ChatId> chat,
                              std::optional<model::ChatId> invitation_chat) override;
 
+  std::vector<model::Webhook> list_webhooks() override;
+  std::optional<model::Webhook> find_webhook(std::string_view name) override;
+  model::WebhookId insert_webhook(const model::Webhook& webhook) override;
+  void update_webhook(const model::Webhook& webhook) override;
+  bool delete_webhook(model::WebhookId id) override;
+  void enqueue_deliveries(const std::vector<model::WebhookDelivery>& deliveries) override;
+  std::vector<model::WebhookDelivery> list_deliveries(model::WebhookId id, std::size_t limit) override;
+  void update_delivery(const model::WebhookDelivery& delivery) override;
+  void delete_delivery(model::WebhookId id, std::int64_t seq) override;
+
   std::int64_t append_event(const EventRecord& event) override;
   void append_events(const std::vector<EventRecord>& events) override;
   std::vector<EventRecord> list_events(const EventFilter& filter) override;
@@ -103,6 +113,7 @@ class SociStore final : public Store {
   void write_agent_sets(const model::Agent& agent);
   std::vector<model::Chat> query_chats(const std::string& where, const std::vector<std::string>& texts,
                                        const std::vector<long long>& ints, std::size_t limit);
+  std::vector<model::Webhook> query_webhooks(const std::string& where, const std::vector<std::string>& texts);
   std::vector<model::Thread> query_threads(const std::string& where, const std::vector<long long>& ints);
   std::vector<model::Message> query_messages(const std::string& where, const std::vector<std::string>& texts,
                                              const std::vector<long long>& ints, const std::string& order,

@@ -11,6 +11,7 @@
 #include "model/channel.hpp"
 #include "model/chat.hpp"
 #include "model/people.hpp"
+#include "model/webhook.hpp"
 
 namespace chatctl::store {
 
@@ -276,6 +277,21 @@ class Store {
   // Deletes what list_invites would return; returns how many.
   virtual std::size_t delete_invites(std::string_view chatter_id, std::optional<model::ChatId> chat,
                                      std::optional<model::ChatId> invitation_chat) = 0;
+
+  // Webhooks, ordered by name. A duplicate name throws Error(data).
+  virtual std::vector<model::Webhook> list_webhooks() = 0;
+  virtual std::optional<model::Webhook> find_webhook(std::string_view name) = 0;
+  virtual model::WebhookId insert_webhook(const model::Webhook& webhook) = 0;
+  // Writes every field of the webhook with webhook.id.
+  virtual void update_webhook(const model::Webhook& webhook) = 0;
+  // Deletes the webhook and its queue; false when there was none.
+  virtual bool delete_webhook(model::WebhookId id) = 0;
+  // A webhook's queue of deliveries, ordered by seq: adding (an existing seq is kept as it is),
+  // reading the first `limit`, recording an attempt, and removing a delivered one.
+  virtual void enqueue_deliveries(const std::vector<model::WebhookDelivery>& deliveries) = 0;
+  virtual std::vector<model::WebhookDelivery> list_deliveries(model::WebhookId id, std::size_t limit) = 0;
+  virtual void update_delivery(const model::WebhookDelivery& delivery) = 0;
+  virtual void delete_delivery(model::WebhookId id, std::int64_t seq) = 0;
 
   // Appends to the event log; returns the sequence number. Must run inside a write transaction,
   // which it serialises with every other appender so readers never see a gap fill in later.

@@ -113,6 +113,25 @@ class FaultyStore final : public store::Store {
                              std::optional<model::ChatId> via) override {
     return maybe_fail("delete_invites"), inner_.delete_invites(who, chat, via);
   }
+  std::vector<model::Webhook> list_webhooks() override { return inner_.list_webhooks(); }
+  std::optional<model::Webhook> find_webhook(std::string_view name) override { return inner_.find_webhook(name); }
+  model::WebhookId insert_webhook(const model::Webhook& w) override {
+    return maybe_fail("insert_webhook"), inner_.insert_webhook(w);
+  }
+  void update_webhook(const model::Webhook& w) override { maybe_fail("update_webhook"), inner_.update_webhook(w); }
+  bool delete_webhook(model::WebhookId id) override { return maybe_fail("delete_webhook"), inner_.delete_webhook(id); }
+  void enqueue_deliveries(const std::vector<model::WebhookDelivery>& d) override {
+    maybe_fail("enqueue_deliveries"), inner_.enqueue_deliveries(d);
+  }
+  std::vector<model::WebhookDelivery> list_deliveries(model::WebhookId id, std::size_t limit) override {
+    return inner_.list_deliveries(id, limit);
+  }
+  void update_delivery(const model::WebhookDelivery& d) override {
+    maybe_fail("update_delivery"), inner_.update_delivery(d);
+  }
+  void delete_delivery(model::WebhookId id, std::int64_t seq) override {
+    maybe_fail("delete_delivery"), inner_.delete_delivery(id, seq);
+  }
   void append_events(const std::vector<store::EventRecord>& e) override {
     maybe_fail("append_events"), inner_.append_events(e);
   }

@@ -1,0 +1,148 @@
+#include "webhook/payload.hpp"
+
+#include <nlohmann/json.hpp>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "core/clock.hpp"
+#include "core/error.hpp"
+
+namespace chatctl::webhook {
+namespace {
+
+using Json = nlohmann::ordered_json;
+
+// SuperOffice's chat session statuses as chatctl maps its own: request 1, active 2, closed 3.
+int session_status(std::string_view status) {
+  if (status == "request") return 1;
+  if (status == "active") return 2;
+  if (status == "closed") return 3;
+  return 0;
+}
+
+std::int64_t agent_number(store::Store& store, const std::string& login) {
+  if (login.empty()) return 0;
+  const auto agent = store.find_agent(login);
+  return agent ? agent->id : 0;
+}
+
+// The agent a chat is with: its active Owner, else its first active agent.
+std::string chat_user(store::Store& store, model::ChatId chat) {
+  std::string first;
+  for (const auto& p : store.list_participants(chat)) {
+    if (p.chatter_type != model::ChatterType::user || p.active != model::ChatterActive::active) continue;
+    if (p.permission == model::PermissionLevel::owner) return p.chatter_id;
+    if (first.empty()) first = p.chatter_id;
+  }
+  return first;
+}
+
+Json field_values(store::Store& store, const store::EventRecord& e) {
+  std::string customer;
+  std::string status;
+  std::int64_t ticket = 0;
+  std::int64_t topic = e.channel_id.value_or(0);
+  std::string user;
+  const auto chat = e.chat_id ? store.find_chat(*e.chat_id) : std::nullopt;
+  if (chat) {
+    if (chat->requester_type != model::ChatterType::user) customer = chat->requester_id;
+    status = model::to_string(chat->status);
+    ticket = chat->ticket_id;
+    topic = chat->channel_id;
+    user = chat_user(store, chat->id);
+  } else {
+    // The chat is gone (deleted since): what the event itself recorded.
+    const auto p = Json::parse(e.payload, nullptr, false);
+    if (p.is_object()) {
+      if (p.value("requester_type", "") != "User") customer = p.value("requester_id", "");
+      status = p.value("status", "");
+      ticket = p.value("ticket_id", std::int64_t{0});
+    }
+  }
+  Json f;
+  f["AlertLevel"] = 0;
+  f["ChatbotIsactive"] = false;
+  f["Consented"] = false;
+  f["ContactId"] = customer;
+  f["CustomerAlias"] = 0;
+  f["CustomerId"] = customer;
+  f["ProjectId"] = 0;
+  f["Rating"] = 0;
+  f["SaleId"] = 0;
+  f["Status"] = session_status(status);
+  f["TicketId"] = ticket;
+  f["TopicId"] = topic;
+  f["UserId"] = agent_number(store, user);
+  return f;
+}
+
+Json changes(std::string_view event_log_type, std::string_view webhook_event) {
+  if (webhook_event == model::kChatSessionMessage) {
+    return Json::array({"chatSession.topicId", "chatSession.userId", "chatSession.customerId",
+                        "chatSession.customerName", "chatSession.customerEmail", "chatSession.companyName",
+                        "chatSession.customerPhone", "chatMessage.sessionId", "chatMessage.id", "chatMessage.message",
+                        "chatMessage.type", "chatMessage.specialType", "chatMessage.specialParam",
+                        "chatMessage.author"});
+  }
+  if (event_log_type == "ChatUpdate") return Json::array({"chatSession.status"});
+  if (event_log_type == "ChatChannelUpdate") return Json::array({"chatSession.topicId"});
+  if (event_log_type.substr(0, 15) == "ChatParticipant") return Json::array({"chatSession.userId"});
+  return Json::array();
+}
+
+}  // namespace
+
+std::optional<std::string_view> webhook_event_for(std::string_view type) {
+  if (type == "ChatAdd") return model::kChatSessionCreated;
+  if (type == "ChatMessageAdd") return model::kChatSessionMessage;
+  if (type == "ChatUpdate" || type == "ChatChannelUpdate" || type == "ChatParticipantAdd" ||
+      type == "ChatParticipantUpdate" || type == "ChatParticipantRemove") {
+    return model::kChatSessionChanged;
+  }
+  return std::nullopt;
+}
+
+std::string delivery_body(store::Store& store, const store::EventRecord& e, std::string_view webhook_event,
+                          const std::string& event_id, const std::string& webhook_name) {
+  Json j;
+  j["EventId"] = event_id;
+  j["Timestamp"] = core::format_rfc3339(e.time);
+  j["Changes"] = changes(e.type, webhook_event);
+  j["Event"] = webhook_event;
+  j["PrimaryKey"] = e.chat_id.value_or(0);
+  j["Entity"] = "chatsession";
+  j["ContextIdentifier"] = "Default";
+  j["ChangedByAssociateId"] = agent_number(store, e.actor);
+  j["WebhookName"] = webhook_name;
+  j["FieldValues"] = field_values(store, e);
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+std::string test_body(const std::string& event_id, const std::string& webhook_name, core::Micros now) {
+  Json j;
+  j["EventId"] = event_id;
+  j["Timestamp"] = core::format_rfc3339(now);
+  j["Changes"] = Json::array();
+  j["Event"] = "test";
+  j["PrimaryKey"] = 0;
+  j["Entity"] = "chatsession";
+  j["ContextIdentifier"] = "Default";
+  j["ChangedByAssociateId"] = 0;
+  j["WebhookName"] = webhook_name;
+  return j.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+std::string signature(std::string_view secret, std::string_view body) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int mac_len = 0;
+  if (!HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+            reinterpret_cast<const unsigned char*>(body.data()), body.size(), mac, &mac_len)) {
+    throw core::Error(core::ErrorKind::internal, "HMAC-SHA256 failed");
+  }
+  std::string out(4 * ((mac_len + 2) / 3), '\0');
+  const int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), mac, static_cast<int>(mac_len));
+  out.resize(static_cast<std::size_t>(n));
+  return out;
+}
+
+}  // namespace chatctl::webhook

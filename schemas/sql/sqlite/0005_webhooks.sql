@@ -1,0 +1,32 @@
+-- Webhooks (chatsession.* events in SuperOffice's format) and their delivery state. Delivery
+-- follows the event log with a cursor per webhook; events due for delivery wait in
+-- webhook_queue with the body and EventId every attempt sends, so a crash or an outage loses
+-- nothing and a retry sends the same bytes.
+
+CREATE TABLE webhook (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  name        TEXT    NOT NULL UNIQUE,
+  url         TEXT    NOT NULL,
+  events      TEXT    NOT NULL,            -- comma-separated chatsession.* names
+  secret      TEXT    NOT NULL DEFAULT '',  -- '' for none; never printed
+  state       TEXT    NOT NULL DEFAULT 'Active' CHECK (state IN ('Active', 'Stopped', 'TooManyErrors')),
+  cursor      INTEGER NOT NULL DEFAULT 0,   -- event_log seq read up to
+  failures    INTEGER NOT NULL DEFAULT 0,   -- consecutive failed attempts
+  last_error  TEXT    NOT NULL DEFAULT '',
+  last_attempt_time INTEGER,
+  create_time INTEGER NOT NULL,
+  change_time INTEGER NOT NULL
+);
+
+CREATE TABLE webhook_queue (
+  webhook_id   INTEGER NOT NULL REFERENCES webhook (id) ON DELETE CASCADE,
+  seq          INTEGER NOT NULL,            -- the event's seq in event_log
+  event_id     TEXT    NOT NULL,            -- X-SuperOffice-EventId, the same on every attempt
+  event        TEXT    NOT NULL,            -- chatsession.created | .message | .changed
+  chat_id      INTEGER NOT NULL,
+  body         TEXT    NOT NULL,
+  attempts     INTEGER NOT NULL DEFAULT 0,
+  next_attempt_time INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (webhook_id, seq)
+);
+CREATE INDEX webhook_queue_chat ON webhook_queue (webhook_id, chat_id, seq);
