@@ -1,0 +1,156 @@
+// Webhooks (lib/webhook/): URLs, signatures, which events go out, payload shape, and the
+// administration rules, on every available backend.
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "engine/chats.hpp"
+#include "engine/engine.hpp"
+#include "engine/people.hpp"
+#include "support/databases.hpp"
+#include "support/error_kind.hpp"
+#include "webhook/http.hpp"
+#include "webhook/payload.hpp"
+#include "webhook/webhooks.hpp"
+
+using namespace chatctl;
+using core::ErrorKind;
+using test::kind_of;
+
+TEST_CASE("webhook URLs are http or https with a host", "[webhook][url]") {
+  auto u = webhook::parse_url("https://crm.example.com/hooks/chat?x=1");
+  CHECK(u.tls);
+  CHECK(u.host == "crm.example.com");
+  CHECK(u.port == "443");
+  CHECK(u.target == "/hooks/chat?x=1");
+  u = webhook::parse_url("http://127.0.0.1:8080");
+  CHECK_FALSE(u.tls);
+  CHECK(u.port == "8080");
+  CHECK(u.target == "/");
+  u = webhook::parse_url("http://[::1]:9000/h");
+  CHECK(u.host == "::1");
+  CHECK(u.port == "9000");
+  CHECK(webhook::parse_url("http://h?q").target == "/?q");
+  for (const char* bad : {"ftp://h/", "http://", "http://:80/", "http://h:0/", "http://h:65536/", "http://h:x/",
+                          "http://h /", "http://u:p@h/", "http://h/#frag", "http://[::1/", "h.example.com"}) {
+    INFO(bad);
+    CHECK(kind_of([&] { webhook::parse_url(bad); }) == ErrorKind::data);
+  }
+}
+
+TEST_CASE("signatures are Base64 HMAC-SHA256 of the body", "[webhook]") {
+  // RFC 4231, test case 2.
+  CHECK(webhook::signature("Jefe", "what do ya want for nothing?") == "W9zBRr9gdU5qBCQmCJV1x1oAPwidJzmDnexYuWTsOEM=");
+  CHECK(webhook::signature("k", "") != webhook::signature("k", " "));
+}
+
+TEST_CASE("chat events map onto chatsession events", "[webhook]") {
+  CHECK(webhook::webhook_event_for("ChatAdd") == model::kChatSessionCreated);
+  CHECK(webhook::webhook_event_for("ChatMessageAdd") == model::kChatSessionMessage);
+  for (const char* t : {"ChatUpdate", "ChatChannelUpdate", "ChatParticipantAdd", "ChatParticipantUpdate",
+                        "ChatParticipantRemove"}) {
+    CHECK(webhook::webhook_event_for(t) == model::kChatSessionChanged);
+  }
+  for (const char* t : {"ChannelAdd", "ChatFlagSet", "ChatDelete", "ChatImport", "AgentAdd"}) {
+    CHECK_FALSE(webhook::webhook_event_for(t));
+  }
+}
+
+TEST_CASE("payloads carry the envelope and FieldValues, from the chat or its event", "[webhook]") {
+  const auto backend = GENERATE(from_range(test::test_backends()));
+  const auto db = test::make_test_database(backend);
+  const auto settings = core::Settings::defaults({{"database", db->address()}});
+  core::ManualClock clock{1'700'000'000'000'000};
+  auto store = engine::open_database(settings, clock);
+  engine::AgentFields alice_fields;
+  alice_fields.login = "alice";
+  alice_fields.name = "Alice";
+  engine::People(*store, settings, clock, "admin").add_agent(alice_fields, false);
+  engine::ChatEngine chats(*store, settings, clock, "alice");
+  engine::NewChat n;
+  n.requester_id = "cust-9";
+  n.requester_name = "Nine";
+  n.ticket_id = 77;
+  const auto chat = chats.add_chat(n, false);
+  engine::ParticipantSpec owner{"alice", "Alice", model::ChatterType::user, model::ChatterActive::active,
+                                model::PermissionLevel::owner};
+  chats.add_participant(chat.id, owner, false);
+  chats.set_status(chat.id, model::ChatStatus::active, false);
+
+  store::EventFilter f;
+  f.type = "ChatUpdate";
+  const auto event = store->list_events(f).at(0);
+  const auto body = nlohmann::ordered_json::parse(
+      webhook::delivery_body(*store, event, model::kChatSessionChanged, "the-id", "crm"));
+  std::vector<std::string> keys;
+  for (const auto& [k, v] : body.items()) keys.push_back(k);
+  CHECK(keys == std::vector<std::string>{"EventId", "Timestamp", "Changes", "Event", "PrimaryKey", "Entity",
+                                         "ContextIdentifier", "ChangedByAssociateId", "WebhookName", "FieldValues"});
+  CHECK(body["EventId"] == "the-id");
+  CHECK(body["Timestamp"] == "2023-11-14T22:13:20.000000Z");
+  CHECK(body["Changes"] == nlohmann::json::array({"chatSession.status"}));
+  CHECK(body["PrimaryKey"] == chat.id);
+  const auto alice = store->find_agent("alice")->id;
+  CHECK(body["ChangedByAssociateId"] == alice);
+  const auto& fv = body["FieldValues"];
+  CHECK(fv["CustomerId"] == "cust-9");
+  CHECK(fv["Status"] == 2);
+  CHECK(fv["TicketId"] == 77);
+  CHECK(fv["TopicId"] == chat.channel_id);
+  CHECK(fv["UserId"] == alice);
+
+  // Once the chat is gone, what the event recorded.
+  chats.delete_chat(chat.id, false);
+  const auto later = nlohmann::json::parse(webhook::delivery_body(*store, event, model::kChatSessionChanged, "x", "crm"));
+  CHECK(later["FieldValues"]["CustomerId"] == "cust-9");
+  CHECK(later["FieldValues"]["Status"] == 2);
+  CHECK(later["FieldValues"]["UserId"] == 0);
+}
+
+TEST_CASE("webhook administration checks names, URLs and events and starts at the present", "[webhook]") {
+  const auto backend = GENERATE(from_range(test::test_backends()));
+  const auto db = test::make_test_database(backend);
+  const auto settings = core::Settings::defaults({{"database", db->address()}});
+  core::ManualClock clock{1'700'000'000'000'000};
+  auto store = engine::open_database(settings, clock);
+  webhook::WebhookAdmin admin(*store, clock);
+  const auto seq = store->last_event_seq();
+  const auto w = admin.add({"crm", "https://crm.example.com/h", {}, "secret", false}, false);
+  CHECK(w.events.size() == 3);
+  CHECK(w.cursor == seq);
+  CHECK(w.state == model::WebhookState::active);
+  CHECK(kind_of([&] { admin.add({"crm", "https://x.example/", {}, "", false}, false); }) == ErrorKind::data);
+  CHECK(kind_of([&] { admin.add({"", "https://x.example/", {}, "", false}, false); }) == ErrorKind::data);
+  CHECK(kind_of([&] { admin.add({"b", "mailto:x@example.com", {}, "", false}, false); }) == ErrorKind::data);
+  CHECK(kind_of([&] { admin.add({"b", "https://x.example/", {"chatsession.gone"}, "", false}, false); }) ==
+        ErrorKind::data);
+  CHECK(kind_of([&] { admin.get("nobody"); }) == ErrorKind::not_found);
+
+  webhook::WebhookChange c;
+  c.events = std::vector<std::string>{"chatsession.message", "chatsession.message"};
+  c.secret = std::string();
+  auto u = admin.update("crm", c, false);
+  CHECK(u.events == std::vector<std::string>{"chatsession.message"});
+  CHECK(u.secret.empty());
+  c = {};
+  c.state = model::WebhookState::too_many_errors;
+  CHECK(kind_of([&] { admin.update("crm", c, false); }) == ErrorKind::data);
+
+  // reset: Active again, failures forgotten, waiting deliveries due at once.
+  u.state = model::WebhookState::too_many_errors;
+  u.failures = 9;
+  {
+    store::WriteTransaction tx(*store);
+    store->update_webhook(u);
+    store->enqueue_deliveries({{u.id, 5, "e", "chatsession.message", 1, "{}", 3, clock.now() + 1'000'000}});
+    tx.commit();
+  }
+  const auto r = admin.reset("crm", false);
+  CHECK(r.state == model::WebhookState::active);
+  CHECK(r.failures == 0);
+  const auto q = admin.queue("crm", 10);
+  REQUIRE(q.size() == 1);
+  CHECK(q[0].attempts == 3);
+  CHECK(q[0].next_attempt_time == 0);
+  admin.remove("crm", false);
+  CHECK(admin.list().empty());
+}
