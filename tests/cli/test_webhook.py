@@ -289,3 +289,37 @@ def test_two_deliverers_never_send_the_same_event_twice(cli, tmp_path, receiver)
     ids = [r["body"]["EventId"] for r in receiver.requests]
     assert len(ids) == len(set(ids)) == 40  # created and changed of each chat, each once
     assert sum(r["delivered"] for r in reports) == 40
+
+
+@pytest.fixture
+def tls_receiver(tmp_path):
+    """The receiver behind TLS with a certificate for localhost that only SSL_CERT_FILE trusts."""
+    import ssl
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
+                   check=True, capture_output=True)
+    r = Receiver()
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    r.server.socket = context.wrap_socket(r.server.socket, server_side=True)
+    r.cert = cert
+    yield r
+    r.stop()
+
+
+def test_https_receivers_are_verified(cli, tmp_path, tls_receiver):
+    add_hook(cli, tmp_path, f"https://localhost:{tls_receiver.port}/hook")
+    cli.ok("chat", "add", "--requester-id", "c1", "--requester-name", "C")
+    # Not trusted: every try fails with a clear reason and nothing is sent.
+    r = cli.run("webhook", "test", "crm", expect=69)
+    assert "TLS handshake" in r.err and "certificate verify failed" in r.err
+    # Trusted: delivered, signed.
+    trusted = {"SSL_CERT_FILE": str(tls_receiver.cert)}
+    cli.ok("webhook", "deliver", env=trusted)
+    got = tls_receiver.delivered()
+    assert [x["body"]["Event"] for x in got] == ["chatsession.created"] and got[0]["signed_ok"]
+    # The certificate names localhost, not 127.0.0.1: the host name is checked.
+    cli.ok("webhook", "update", "crm", "--url", f"https://127.0.0.1:{tls_receiver.port}/hook")
+    r = cli.run("webhook", "test", "crm", env=trusted, expect=69)
+    assert "TLS handshake" in r.err
