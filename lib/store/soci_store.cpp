@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -980,26 +981,161 @@ std::vector<Transcript> SociStore::read_transcripts(const ChatFilter& filter, bo
   return out;
 }
 
-void SociStore::insert_transcript(const Transcript& t) {
-  insert_chat(t.chat);
-  for (const auto& thread : t.threads) insert_thread(thread);
-  std::map<std::pair<model::ChatterType, std::string>, model::ParticipantId> authors;
-  for (auto p : t.participants) {
-    p.chat_id = t.chat.id;
-    authors[{p.chatter_type, p.chatter_id}] = insert_participant(p);
-  }
-  for (auto m : t.messages) {
-    const auto author = authors.find({m.chatter_type, m.chatter_id});
-    if (author == authors.end()) {
-      throw Error(ErrorKind::data, "message " + std::to_string(m.id) + " of chat " + std::to_string(t.chat.id) +
-                                       " is by " + core::quoted(m.chatter_id) + ", who is not a participant");
+void SociStore::insert_rows(const std::string& table, const std::vector<std::string>& columns,
+                            const std::vector<std::vector<Cell>>& rows) {
+  if (rows.empty()) return;
+  if (backend_ == Backend::sqlite) {
+    // In process there is no round trip to save: one statement prepared once, run per row.
+    std::vector<bool> text_column(columns.size(), false);
+    for (std::size_t c = 0; c < columns.size(); ++c) {
+      for (const auto& row : rows) {
+        if (std::holds_alternative<std::nullptr_t>(row[c])) continue;
+        text_column[c] = std::holds_alternative<std::string>(row[c]);
+        break;
+      }
     }
-    m.chat_id = t.chat.id;
-    m.participant_id = author->second;
-    insert_message(m);
+    guarded(("writing " + table).c_str(), [&] {
+      std::vector<long long> ints(columns.size());
+      std::vector<std::string> texts(columns.size());
+      std::vector<soci::indicator> inds(columns.size(), soci::i_ok);
+      std::string sql = "INSERT INTO " + table + " (";
+      for (std::size_t c = 0; c < columns.size(); ++c) sql += (c ? ", " : "") + columns[c];
+      sql += ") VALUES (";
+      for (std::size_t c = 0; c < columns.size(); ++c) sql += (c ? ", :v" : ":v") + std::to_string(c);
+      sql += ")";
+      soci::statement st(sql_);
+      for (std::size_t c = 0; c < columns.size(); ++c) {
+        if (text_column[c]) {
+          st.exchange(soci::use(texts[c], inds[c]));
+        } else {
+          st.exchange(soci::use(ints[c], inds[c]));
+        }
+      }
+      st.alloc();
+      st.prepare(sql);
+      st.define_and_bind();
+      for (const auto& row : rows) {
+        for (std::size_t c = 0; c < columns.size(); ++c) {
+          inds[c] = soci::i_ok;
+          if (const auto* i = std::get_if<long long>(&row[c])) {
+            ints[c] = *i;
+          } else if (const auto* t = std::get_if<std::string>(&row[c])) {
+            texts[c] = *t;
+          } else {
+            inds[c] = soci::i_null;
+          }
+        }
+        st.execute(true);
+      }
+    });
+    return;
   }
-  for (const auto& f : t.flags) set_flag(f);
-  for (const auto& i : t.invites) insert_invite(i);
+  // PostgreSQL: many rows per statement, one round trip each. At most ~4000 values per statement:
+  // under the protocol's limits, and long statements cost more to plan than they save.
+  const std::size_t per_statement = std::max<std::size_t>(1, 4000 / columns.size());
+  std::string head = "INSERT INTO " + table + " (";
+  for (std::size_t c = 0; c < columns.size(); ++c) head += (c ? ", " : "") + columns[c];
+  head += ") VALUES ";
+  for (std::size_t from = 0; from < rows.size(); from += per_statement) {
+    const std::size_t to = std::min(rows.size(), from + per_statement);
+    guarded(("writing " + table).c_str(), [&] {
+      std::deque<long long> ints;
+      std::deque<std::string> texts;
+      std::deque<soci::indicator> inds;
+      soci::statement st(sql_);
+      std::string sql = head;
+      std::size_t n = 0;
+      for (std::size_t r = from; r < to; ++r) {
+        sql += r > from ? ", (" : "(";
+        for (std::size_t c = 0; c < columns.size(); ++c) {
+          sql += (c ? ", :v" : ":v") + std::to_string(n++);
+          const Cell& cell = rows[r][c];
+          if (const auto* i = std::get_if<long long>(&cell)) {
+            ints.push_back(*i);
+            inds.push_back(soci::i_ok);
+            st.exchange(soci::use(ints.back(), inds.back()));
+          } else if (const auto* t = std::get_if<std::string>(&cell)) {
+            texts.push_back(*t);
+            inds.push_back(soci::i_ok);
+            st.exchange(soci::use(texts.back(), inds.back()));
+          } else {
+            ints.push_back(0);
+            inds.push_back(soci::i_null);
+            st.exchange(soci::use(ints.back(), inds.back()));
+          }
+        }
+        sql += ")";
+      }
+      st.alloc();
+      st.prepare(sql);
+      st.define_and_bind();
+      st.execute(true);
+    });
+  }
+}
+
+void SociStore::insert_transcripts(const std::vector<Transcript>& transcripts) {
+  if (!in_transaction_) throw Error(ErrorKind::internal, "insert_transcripts outside a write transaction");
+  if (transcripts.empty()) return;
+  // Participants get ids here, after the highest in use: the write transaction holds the write
+  // lock on both backends, so nobody else takes them meanwhile (sync_id_sequences moves
+  // PostgreSQL's sequence past them afterwards).
+  long long next_participant = guarded("reading participant ids", [&] {
+    long long max_id = 0;
+    soci::indicator ind = soci::i_null;
+    sql_ << "SELECT max(id) FROM chat_participant", soci::into(max_id, ind);
+    return (ind == soci::i_ok ? max_id : 0) + 1;
+  });
+  std::vector<std::vector<Cell>> chats, threads, participants, messages, flags, invites;
+  for (const auto& t : transcripts) {
+    const auto& c = t.chat;
+    chats.push_back({c.id, std::string(model::to_string(c.status)), c.requester_id, c.requester_name,
+                     std::string(model::to_string(c.requester_type)), std::string(model::to_string(c.target_type)),
+                     c.channel_id, c.ticket_id, c.create_time, c.change_time, c.properties});
+    for (const auto& th : t.threads) {
+      threads.push_back({th.id, c.id, th.active ? 1LL : 0LL, th.properties, th.create_time,
+                         th.close_time ? Cell(static_cast<long long>(*th.close_time)) : Cell(nullptr)});
+    }
+    std::map<std::pair<model::ChatterType, std::string>, long long> authors;
+    for (const auto& p : t.participants) {
+      const long long id = next_participant++;
+      authors[{p.chatter_type, p.chatter_id}] = id;
+      participants.push_back({id, c.id, p.chatter_id, p.chatter_name, std::string(model::to_string(p.chatter_type)),
+                              static_cast<long long>(p.active), p.invitation ? 1LL : 0LL,
+                              static_cast<long long>(p.monitoring), std::string(model::to_string(p.permission)),
+                              p.create_time});
+    }
+    for (const auto& m : t.messages) {
+      const auto author = authors.find({m.chatter_type, m.chatter_id});
+      if (author == authors.end()) {
+        throw Error(ErrorKind::data, "message " + std::to_string(m.id) + " of chat " + std::to_string(c.id) +
+                                         " is by " + core::quoted(m.chatter_id) + ", who is not a participant");
+      }
+      messages.push_back({m.id, c.id, author->second,
+                          m.thread_id ? Cell(static_cast<long long>(m.thread_id)) : Cell(nullptr), m.text,
+                          m.system_generated ? 1LL : 0LL, static_cast<long long>(m.audience), m.create_time,
+                          std::string(model::to_string(m.type)), m.custom_id, m.properties, m.payload});
+    }
+    for (const auto& f : t.flags) flags.push_back({c.id, f.key, f.value, f.user, f.create_time});
+    for (const auto& i : t.invites) {
+      invites.push_back({c.id, i.chatter_id, i.inviter_id, i.invitation_chat_id, i.create_time});
+    }
+  }
+  insert_rows("chat",
+              {"id", "status", "requester_id", "requester_name", "requester_type", "target_type", "chat_channel_id",
+               "ticket_id", "create_time", "change_time", "properties"},
+              chats);
+  insert_rows("chat_thread", {"id", "chat_id", "active", "properties", "create_time", "close_time"}, threads);
+  insert_rows("chat_participant",
+              {"id", "chat_id", "chatter_id", "chatter_name", "chatter_type", "chatter_active", "invitation",
+               "monitoring", "permission_level", "create_time"},
+              participants);
+  insert_rows("chat_message",
+              {"id", "chat_id", "chat_participant_id", "thread_id", "message_text", "system_generated", "internal",
+               "create_time", "event_type", "custom_id", "properties", "payload"},
+              messages);
+  insert_rows("chat_flag", {"chat_id", "flag_key", "flag_value", "create_by", "create_time"}, flags);
+  insert_rows("chat_invite", {"chat_id", "chatter_id", "inviter_id", "invitation_chat_id", "create_time"}, invites);
 }
 
 void SociStore::sync_id_sequences() {

@@ -5,6 +5,8 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <variant>
+#include <vector>
 
 #include "store/store.hpp"
 
@@ -62,7 +64,7 @@ class SociStore final : public Store {
   std::vector<model::Thread> list_threads(model::ChatId chat) override;
 
   std::vector<Transcript> read_transcripts(const ChatFilter& filter, bool include_internal) override;
-  void insert_transcript(const Transcript& transcript) override;
+  void insert_transcripts(const std::vector<Transcript>& transcripts) override;
   void sync_id_sequences() override;
   void bulk_mode(bool on) override;
   void checkpoint() override;
@@ -113,6 +115,11 @@ class SociStore final : public Store {
   void write_agent_sets(const model::Agent& agent);
   std::vector<model::Chat> query_chats(const std::string& where, const std::vector<std::string>& texts,
                                        const std::vector<long long>& ints, std::size_t limit);
+  // A cell of insert_rows: NULL, an integer or a text.
+  using Cell = std::variant<std::nullptr_t, long long, std::string>;
+  // INSERT INTO table (columns) VALUES (...), (...): many rows per statement, bound by position.
+  void insert_rows(const std::string& table, const std::vector<std::string>& columns,
+                   const std::vector<std::vector<Cell>>& rows);
   std::vector<model::Webhook> query_webhooks(const std::string& where, const std::vector<std::string>& texts);
   std::vector<model::Thread> query_threads(const std::string& where, const std::vector<long long>& ints);
   std::vector<model::Message> query_messages(const std::string& where, const std::vector<std::string>& texts,

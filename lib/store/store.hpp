@@ -229,9 +229,10 @@ class Store {
   // The chats `filter` selects (its limit bounds the page), each with everything that belongs to
   // it; messages for agents only are left out unless include_internal.
   virtual std::vector<Transcript> read_transcripts(const ChatFilter& filter, bool include_internal) = 0;
-  // Writes a transcript with the ids it carries (chat, threads, messages; participants get new
-  // ids). A message's author must be one of its participants (else Error(data)).
-  virtual void insert_transcript(const Transcript& transcript) = 0;
+  // Writes transcripts with the ids they carry (chats, threads, messages; participants get new
+  // ids), a few multi-row statements per table. A message's author must be one of its chat's
+  // participants (else Error(data)). Must run inside a write transaction.
+  virtual void insert_transcripts(const std::vector<Transcript>& transcripts) = 0;
   // After rows were written with explicit ids: moves id generators past them (PostgreSQL).
   virtual void sync_id_sequences() = 0;
 

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <map>
+#include <set>
 #include <utility>
 #include <vector>
 
@@ -293,14 +294,46 @@ class Importer {
   void flush() {
     if (pending_.empty()) return;
     store::WriteTransaction tx(store_);
+    store::ChatFilter existing_filter;
+    for (const auto& p : pending_) existing_filter.ids.push_back(p.transcript.chat.id);
+    const auto existing_ids = store_.list_chat_ids(existing_filter);
+    std::set<model::ChatId> taken(existing_ids.begin(), existing_ids.end());
     ImportReport batch;
-    for (const auto& p : pending_) {
-      try {
-        write(p.transcript, batch);
-      } catch (const Error& e) {
-        throw Error(e.kind(), p.location + ": " + e.what());
+    std::vector<store::Transcript> fresh;
+    std::vector<store::EventRecord> events;
+    const core::Micros now = clock_.now();
+    for (auto& p : pending_) {
+      auto& t = p.transcript;
+      if (!taken.insert(t.chat.id).second) {  // in the database, or earlier in this batch
+        ++batch.skipped;
+        continue;
       }
+      if (!channel_exists(t.chat.channel_id)) {
+        throw Error(ErrorKind::data, p.location + ": group " + std::to_string(t.chat.channel_id) +
+                                         " is not a channel of this database (create it first, e.g. with channel apply)");
+      }
+      store::EventRecord e;
+      e.type = "ChatImport";
+      e.time = now;
+      e.actor = actor_;
+      e.chat_id = t.chat.id;
+      e.channel_id = t.chat.channel_id;
+      e.payload = nlohmann::json{{"id", t.chat.id}, {"status", model::to_string(t.chat.status)}}.dump();
+      events.push_back(std::move(e));
+      ++batch.imported;
+      batch.threads += t.threads.size();
+      batch.messages += t.messages.size();
+      batch.participants += t.participants.size();
+      batch.flags += t.flags.size();
+      batch.invites += t.invites.size();
+      fresh.push_back(std::move(t));
     }
+    try {
+      store_.insert_transcripts(fresh);
+    } catch (const Error& e) {
+      throw Error(e.kind(), pending_.front().location + " to " + pending_.back().location + ": " + e.what());
+    }
+    store_.append_events(events);
     store_.sync_id_sequences();
     if (!o_.dry_run) tx.commit();  // a dry run rolls back: its counts are what would be written
     report_.imported += batch.imported;
@@ -317,30 +350,11 @@ class Importer {
   const ImportReport& report() const { return report_; }
 
  private:
-  void write(const store::Transcript& t, ImportReport& batch) {
-    if (store_.find_chat(t.chat.id)) {
-      ++batch.skipped;
-      return;
-    }
-    if (!store_.find_channel(t.chat.channel_id)) {
-      throw Error(ErrorKind::data, "group " + std::to_string(t.chat.channel_id) +
-                                       " is not a channel of this database (create it first, e.g. with channel apply)");
-    }
-    store_.insert_transcript(t);
-    store::EventRecord e;
-    e.type = "ChatImport";
-    e.time = clock_.now();
-    e.actor = actor_;
-    e.chat_id = t.chat.id;
-    e.channel_id = t.chat.channel_id;
-    e.payload = nlohmann::json{{"id", t.chat.id}, {"status", model::to_string(t.chat.status)}}.dump();
-    store_.append_event(e);
-    ++batch.imported;
-    batch.threads += t.threads.size();
-    batch.messages += t.messages.size();
-    batch.participants += t.participants.size();
-    batch.flags += t.flags.size();
-    batch.invites += t.invites.size();
+  bool channel_exists(model::ChannelId id) {
+    if (channels_.count(id)) return true;
+    if (!store_.find_channel(id)) return false;
+    channels_.insert(id);
+    return true;
   }
 
   store::Store& store_;
@@ -349,6 +363,7 @@ class Importer {
   const ImportOptions& o_;
   model::ChannelId default_channel_{0};
   std::vector<Pending> pending_;
+  std::set<model::ChannelId> channels_;
   ImportReport report_;
 };
 

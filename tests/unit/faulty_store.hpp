@@ -69,8 +69,8 @@ class FaultyStore final : public store::Store {
   std::vector<store::Transcript> read_transcripts(const store::ChatFilter& f, bool include_internal) override {
     return maybe_fail("read_transcripts"), inner_.read_transcripts(f, include_internal);
   }
-  void insert_transcript(const store::Transcript& t) override {
-    maybe_fail("insert_transcript"), inner_.insert_transcript(t);
+  void insert_transcripts(const std::vector<store::Transcript>& t) override {
+    maybe_fail("insert_transcripts"), inner_.insert_transcripts(t);
   }
   void sync_id_sequences() override { maybe_fail("sync_id_sequences"), inner_.sync_id_sequences(); }
   void bulk_mode(bool on) override { inner_.bulk_mode(on); }
