@@ -225,7 +225,7 @@ model::Participant ChatEngine::add_participant(model::ChatId id, const Participa
   }
   if (s.active == ChatterActive::left) throw Error(ErrorKind::data, "a participant is added as active or invited");
   store::WriteTransaction tx(store_);
-  const model::Chat c = require_chat(id);
+  model::Chat c = require_chat(id);
   model::Participant p;
   const auto existing = store_.find_participant(id, s.chatter_type, s.chatter_id);
   if (existing) p = *existing;
@@ -244,6 +244,7 @@ model::Participant ChatEngine::add_participant(model::ChatId id, const Participa
   } else {
     p.id = store_.insert_participant(p);
   }
+  touch(c);  // who takes part is a change of the chat (it is not outdated)
   const std::string payload = participant_json(p).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   log("ChatParticipantAdd", c, payload);
   if (p.active == ChatterActive::inactive) {
@@ -256,7 +257,7 @@ model::Participant ChatEngine::add_participant(model::ChatId id, const Participa
 model::Participant ChatEngine::update_participant(model::ChatId id, ChatterType type, std::string_view chatter_id,
                                                   const ParticipantChange& change, bool dry_run) {
   store::WriteTransaction tx(store_);
-  const model::Chat c = require_chat(id);
+  model::Chat c = require_chat(id);
   auto p = store_.find_participant(id, type, chatter_id);
   if (!p) throw Error(ErrorKind::not_found, "no participant " + core::quoted(chatter_id) + " in chat " + std::to_string(id));
   if (change.active) p->active = *change.active;
@@ -276,6 +277,7 @@ model::Participant ChatEngine::update_participant(model::ChatId id, ChatterType 
   if (dry_run) return *p;
   store_.update_participant(*p);
   if (accepted) store_.delete_invites(chatter_id, id, std::nullopt);
+  touch(c);
   log("ChatParticipantUpdate", c, participant_json(*p).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   tx.commit();
   return *p;
@@ -307,12 +309,13 @@ model::Participant ChatEngine::set_agent_permission(model::ChatId id, std::strin
 model::Participant ChatEngine::remove_participant(model::ChatId id, ChatterType type, std::string_view chatter_id,
                                                   bool dry_run) {
   store::WriteTransaction tx(store_);
-  const model::Chat c = require_chat(id);
+  model::Chat c = require_chat(id);
   auto p = store_.find_participant(id, type, chatter_id);
   if (!p) throw Error(ErrorKind::not_found, "no participant " + core::quoted(chatter_id) + " in chat " + std::to_string(id));
   p->active = ChatterActive::left;
   if (dry_run) return *p;
   store_.update_participant(*p);
+  touch(c);
   log("ChatParticipantRemove", c, participant_json(*p).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   tx.commit();
   return *p;
@@ -320,9 +323,10 @@ model::Participant ChatEngine::remove_participant(model::ChatId id, ChatterType 
 
 std::size_t ChatEngine::remove_all_participants(model::ChatId id, bool dry_run) {
   store::WriteTransaction tx(store_);
-  const model::Chat c = require_chat(id);
+  model::Chat c = require_chat(id);
   if (dry_run) return store_.list_participants(id).size();
   const auto n = store_.delete_participants(id);
+  touch(c);
   log("ChatParticipantRemove", c, nlohmann::json{{"all", true}, {"removed", n}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   tx.commit();
   return n;

@@ -353,3 +353,24 @@ TEST_CASE("import reports a malformed record by line and writes none of its batc
   CHECK(dry.skipped == 2);
   CHECK(b.store->list_chat_ids({}).size() == 2);
 }
+
+TEST_CASE("participant changes count as activity: such a chat is not old", "[engine][cleanup]") {
+  const auto backend = GENERATE(from_range(test::test_backends()));
+  Fixture f(backend, {{"ChatEngine::ChatDecayTime", "1"}});
+  const auto id = f.chat(1, false);
+  f.clock.advance(2 * kDay);
+  auto e = f.engine();
+  engine::ParticipantSpec late{"agent-2", "Agent Two", ChatterType::user, model::ChatterActive::active,
+                               model::PermissionLevel::participant};
+  e.add_participant(id, late, false);
+  CHECK(e.chat(id).change_time == f.clock.now());
+  engine::CleanupOptions o;
+  o.old = true;
+  CHECK(f.cleanup().run(o).removed.chats == 0);
+  f.clock.advance(2 * kDay);
+  e.remove_participant(id, ChatterType::user, "agent-2", false);
+  CHECK(e.chat(id).change_time == f.clock.now());
+  CHECK(f.cleanup().run(o).removed.chats == 0);
+  f.clock.advance(2 * kDay);
+  CHECK(f.cleanup().run(o).removed.chats == 1);
+}
