@@ -2,7 +2,7 @@
 
 _chatctl_subcommands() {
   case "$1" in
-    "") echo "channel chat participant message invite flag agent customer cleanup export import events db config completion version" ;;
+    "") echo "channel chat participant message invite flag agent customer cleanup export import webhook events db config completion version" ;;
     "agent") echo "add list show update availability seen available" ;;
     "agent availability") echo "offline unavailable away online 0 1 2 3" ;;
     "channel") echo "add list show update deactivate activate delete apply diff" ;;
@@ -19,6 +19,7 @@ _chatctl_subcommands() {
     "message") echo "add show list" ;;
     "participant") echo "add update permission remove list check contributors customer-present number" ;;
     "participant permission") echo "Participant Observer" ;;
+    "webhook") echo "add list show update remove reset queue test deliver" ;;
   esac
 }
 
@@ -96,12 +97,22 @@ _chatctl_options() {
     "participant remove") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --type --all --yes --dry-run" ;;
     "participant update") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --type --active --monitoring --permission --dry-run" ;;
     "version") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
+    "webhook") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
+    "webhook add") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --url --event --secret-file --stopped --dry-run" ;;
+    "webhook deliver") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --follow" ;;
+    "webhook list") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
+    "webhook queue") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --limit" ;;
+    "webhook remove") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --yes --dry-run" ;;
+    "webhook reset") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --dry-run" ;;
+    "webhook show") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
+    "webhook test") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
+    "webhook update") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --url --event --secret-file --no-secret --state --dry-run" ;;
   esac
 }
 
 _chatctl_takes_value() {
   case "$1" in
-    --active|--add-group|--after|--as|--batch-size|--by|--channel|--chat|--chatter-active|--chatter-id|--chatter-type|--comment|--config|--db|--email|--file|--from|--group|--interval|--key|--key-not|--kind|--limit|--log-level|--login|--message|--monitoring|--name|--offset|--older-than|--output|--permission|--remove-group|--requester-id|--requester-name|--requester-type|--set|--since|--status|--target-type|--through|--ticket|--type|--until|--user|--validity|--value|--value-not|-f|-o) return 0 ;;
+    --active|--add-group|--after|--as|--batch-size|--by|--channel|--chat|--chatter-active|--chatter-id|--chatter-type|--comment|--config|--db|--email|--event|--file|--from|--group|--interval|--key|--key-not|--kind|--limit|--log-level|--login|--message|--monitoring|--name|--offset|--older-than|--output|--permission|--remove-group|--requester-id|--requester-name|--requester-type|--secret-file|--set|--since|--state|--status|--target-type|--through|--ticket|--type|--until|--url|--user|--validity|--value|--value-not|-f|-o) return 0 ;;
   esac
   return 1
 }
@@ -111,12 +122,14 @@ _chatctl_choices() {
     --active) echo "-1 0 1" ;;
     --chatter-active) echo "0 1" ;;
     --chatter-type) echo "User Customer Public user customer public" ;;
+    --event) echo "chatsession.created chatsession.message chatsession.changed" ;;
     --kind) echo "customer public" ;;
     --log-level) echo "trace debug info warn error off" ;;
     --monitoring) echo "0 1 2" ;;
     --output) echo "table json jsonl yaml name" ;;
     --permission) echo "Owner Participant Observer" ;;
     --requester-type) echo "User Customer Public user customer public" ;;
+    --state) echo "Active Stopped" ;;
     --status) echo "request active closed" ;;
     --target-type) echo "User Customer user customer" ;;
     --type) echo "User Customer Public user customer public" ;;
@@ -127,7 +140,7 @@ _chatctl_choices() {
 
 _chatctl_is_file() {
   case "$1" in
-    --config|--file|-f) return 0 ;;
+    --config|--file|--secret-file|-f) return 0 ;;
   esac
   return 1
 }

@@ -14,6 +14,7 @@ function __chatctl_subcommands
       echo cleanup
       echo export
       echo import
+      echo webhook
       echo events
       echo db
       echo config
@@ -113,6 +114,16 @@ function __chatctl_subcommands
     case 'participant permission'
       echo Participant
       echo Observer
+    case 'webhook'
+      echo add
+      echo list
+      echo show
+      echo update
+      echo remove
+      echo reset
+      echo queue
+      echo test
+      echo deliver
   end
 end
 
@@ -1429,6 +1440,182 @@ function __chatctl_options
       echo -- --help
       echo -- -h
       echo -- --help-all
+    case 'webhook'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+    case 'webhook add'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --url
+      echo -- --event
+      echo -- --secret-file
+      echo -- --stopped
+      echo -- --dry-run
+    case 'webhook deliver'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --follow
+    case 'webhook list'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+    case 'webhook queue'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --limit
+    case 'webhook remove'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --yes
+      echo -- --dry-run
+    case 'webhook reset'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --dry-run
+    case 'webhook show'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+    case 'webhook test'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+    case 'webhook update'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --url
+      echo -- --event
+      echo -- --secret-file
+      echo -- --no-secret
+      echo -- --state
+      echo -- --dry-run
   end
 end
 
@@ -1448,6 +1635,10 @@ function __chatctl_choices
       echo user
       echo customer
       echo public
+    case '--event'
+      echo chatsession.created
+      echo chatsession.message
+      echo chatsession.changed
     case '--kind'
       echo customer
       echo public
@@ -1479,6 +1670,9 @@ function __chatctl_choices
       echo user
       echo customer
       echo public
+    case '--state'
+      echo Active
+      echo Stopped
     case '--status'
       echo request
       echo active
@@ -1508,8 +1702,8 @@ function __chatctl_choices
   end
 end
 
-set -g __chatctl_valued --active --add-group --after --as --batch-size --by --channel --chat --chatter-active --chatter-id --chatter-type --comment --config --db --email --file --from --group --interval --key --key-not --kind --limit --log-level --login --message --monitoring --name --offset --older-than --output --permission --remove-group --requester-id --requester-name --requester-type --set --since --status --target-type --through --ticket --type --until --user --validity --value --value-not -f -o
-set -g __chatctl_files --config --file -f
+set -g __chatctl_valued --active --add-group --after --as --batch-size --by --channel --chat --chatter-active --chatter-id --chatter-type --comment --config --db --email --event --file --from --group --interval --key --key-not --kind --limit --log-level --login --message --monitoring --name --offset --older-than --output --permission --remove-group --requester-id --requester-name --requester-type --secret-file --set --since --state --status --target-type --through --ticket --type --until --url --user --validity --value --value-not -f -o
+set -g __chatctl_files --config --file --secret-file -f
 
 function __chatctl_complete
   set -l tokens (commandline -opc)
