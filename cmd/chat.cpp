@@ -42,6 +42,8 @@ void register_chat(CLI::App& app, Context& ctx) {
     bool mask{false};
     std::size_t limit{0};
     std::string user;
+    std::string agent;
+    bool stop{false};
     bool yes{false};
     bool dry_run{false};
   };
@@ -131,6 +133,14 @@ void register_chat(CLI::App& app, Context& ctx) {
     cmd->add_option("channel", o->channel, "Channel name or id")->required();
     cmd->add_flag("--dry-run", o->dry_run, "Show what would change; write nothing");
     cmd->callback([&ctx, o] { print_chat(ctx, chats(ctx).move_chat(o->id, o->channel, o->dry_run), o->dry_run); });
+  }
+  {
+    auto o = std::make_shared<Options>();
+    auto* cmd = app.add_subcommand("typing", "Tell a chat's customers an agent is typing (RTM incoming_typing_indicator)");
+    cmd->add_option("chat", o->id, "Chat id")->required();
+    cmd->add_option("--agent", o->agent, "Login of the agent typing")->required();
+    cmd->add_flag("--stop", o->stop, "The agent stopped typing");
+    cmd->callback([&ctx, o] { chats(ctx).typing(o->id, o->agent, !o->stop); });
   }
   {
     auto o = std::make_shared<Options>();

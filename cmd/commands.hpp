@@ -21,6 +21,7 @@ void register_cleanup(CLI::App& app, Context& ctx);
 void register_export(CLI::App& app, Context& ctx);
 void register_import(CLI::App& app, Context& ctx);
 void register_webhook(CLI::App& app, Context& ctx);
+void register_token(CLI::App& app, Context& ctx);
 void register_db(CLI::App& app, Context& ctx);
 void register_events(CLI::App& app, Context& ctx);
 void register_config(CLI::App& app, Context& ctx);
@@ -47,6 +48,7 @@ inline constexpr CommandGroup kCommandGroups[] = {
     {"cleanup", "Remove closed and old chats (for cron)", register_cleanup, Needs::store},
     {"export", "Write chats as RTM Chat JSON", register_export, Needs::store},
     {"import", "Re-create chats from an export", register_import, Needs::store},
+    {"token", "Customers' access tokens for chatd", register_token, Needs::store},
     {"webhook", "Signed chatsession.* webhooks, delivered at least once", register_webhook, Needs::store},
     {"events", "Show and follow the event log", register_events, Needs::store},
     {"db", "Manage the database schema", register_db, Needs::store},

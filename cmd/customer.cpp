@@ -1,4 +1,4 @@
-// chatctl customer: add, list, show, update, availability, seen.
+// chatctl customer: add, list, show, update, availability, greet, seen.
 #include <iostream>
 
 #include "cli/records.hpp"
@@ -32,6 +32,11 @@ void register_customer(CLI::App& app, Context& ctx) {
     std::optional<std::string> email{};
     std::optional<std::string> kind{};
     std::optional<std::string> availability{};
+    std::optional<bool> banned{};
+    std::string agent;
+    std::string text;
+    std::int64_t greeting_id{1};
+    std::string addon;
     bool online{false};
     bool dry_run{false};
   };
@@ -41,6 +46,7 @@ void register_customer(CLI::App& app, Context& ctx) {
     f.name = o.name;
     f.email = o.email;
     if (o.kind) f.kind = model::parse_customer_kind(*o.kind);
+    f.banned = o.banned;
     return f;
   };
 
@@ -89,10 +95,12 @@ void register_customer(CLI::App& app, Context& ctx) {
     cmd->add_option("--name", o->name, "Name");
     cmd->add_option("--email", o->email, "Email address");
     cmd->add_option("--kind", o->kind, "customer or public")->check(CLI::IsMember(kKinds));
+    cmd->add_option("--banned", o->banned, "true bans the customer (chatd refuses and disconnects it), false lifts it")
+        ->type_name("BOOL");
     cmd->add_flag("--dry-run", o->dry_run, "Show what would change; write nothing");
     cmd->callback([&ctx, o, fields] {
       const auto f = fields(*o);
-      if (!f.name && !f.email && !f.kind) {
+      if (!f.name && !f.email && !f.kind && !f.banned) {
         throw core::Error(core::ErrorKind::usage, "nothing to change: give at least one option");
       }
       auto p = people(ctx);
@@ -120,6 +128,23 @@ void register_customer(CLI::App& app, Context& ctx) {
       const auto c =
           p.set_customer_availability(o->id, *model::parse_customer_availability(*o->availability), o->dry_run);
       print_customer(ctx, p, c, o->dry_run);
+    });
+  }
+  {
+    auto o = std::make_shared<Options>();
+    auto* cmd = app.add_subcommand("greet", "Send a customer a greeting from an agent (RTM incoming_greeting)");
+    cmd->add_option("id", o->id, "Customer id")->required();
+    cmd->add_option("--agent", o->agent, "Login of the agent greeting")->required();
+    cmd->add_option("--text", o->text, "The greeting's message")->required();
+    cmd->add_option("--greeting-id", o->greeting_id, "Which configured greeting this is (RTM id)")
+        ->check(CLI::NonNegativeNumber);
+    cmd->add_option("--addon", o->addon, "The greeting's addon");
+    cmd->add_flag("--dry-run", o->dry_run, "Check; write nothing");
+    cmd->callback([&ctx, o] {
+      auto p = people(ctx);
+      const auto g = p.send_greeting(o->id, o->agent, o->text, o->greeting_id, o->addon, o->dry_run);
+      cli::print_one(ctx.out(), ctx.print_options("unique_id"), cli::greeting_record(g));
+      if (o->dry_run) std::cerr << "dry run: nothing was written\n";
     });
   }
   {

@@ -69,6 +69,34 @@ Record customer_record(const model::Customer& c, model::CustomerAvailability eff
   r["last_seen"] = time_or_null(c.last_seen);
   r["create_time"] = time_or_null(c.create_time);
   r["change_time"] = time_or_null(c.change_time);
+  r["banned"] = c.banned;
+  return r;
+}
+
+Record token_record(const model::CustomerToken& t, core::Micros now) {
+  Record r;
+  r["id"] = t.id;
+  r["customer_id"] = t.customer_id;
+  r["state"] = t.revoked ? "revoked" : t.expire_time <= now ? "expired" : "valid";
+  r["create_time"] = time_or_null(t.create_time);
+  r["expire_time"] = time_or_null(t.expire_time);
+  return r;
+}
+
+const std::vector<Column>& token_columns() {
+  static const std::vector<Column> kColumns = {
+      {"ID", "id"}, {"CUSTOMER", "customer_id"}, {"STATE", "state"}, {"EXPIRES", "expire_time"}};
+  return kColumns;
+}
+
+Record greeting_record(const model::Greeting& g) {
+  Record r;
+  r["unique_id"] = g.unique_id;
+  r["greeting_id"] = g.greeting_id;
+  r["customer_id"] = g.customer_id;
+  r["agent"] = g.agent_login;
+  r["state"] = model::to_string(g.state);
+  r["create_time"] = time_or_null(g.create_time);
   return r;
 }
 

@@ -26,6 +26,10 @@ Record setting_record(const core::SettingDef& def, const core::Settings& setting
 Record agent_record(const model::Agent& agent, model::AgentAvailability effective);
 const std::vector<Column>& agent_columns();
 Record customer_record(const model::Customer& customer, model::CustomerAvailability effective);
+// A token without its secret: id, customer, state (valid, expired, revoked), times.
+Record token_record(const model::CustomerToken& token, core::Micros now);
+const std::vector<Column>& token_columns();
+Record greeting_record(const model::Greeting& greeting);
 const std::vector<Column>& customer_columns();
 
 // The chat engine's records; their -o name field is the id (name_key "id").

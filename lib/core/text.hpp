@@ -25,6 +25,10 @@ std::optional<std::int64_t> parse_duration(std::string_view s);
 // and password=secret -> password=*** in keyword/value form.
 std::string redact_dsn(std::string_view dsn);
 
+// Base64 (RFC 4648, with padding); decode returns nullopt for anything that is not.
+std::string base64_encode(std::string_view data);
+std::optional<std::string> base64_decode(std::string_view text);
+
 // Quotes `s` for a message: "name", with control characters escaped and long values shortened.
 std::string quoted(std::string_view s);
 

@@ -20,6 +20,7 @@ using model::ChatterType;
 using model::PermissionLevel;
 
 constexpr core::Micros kDay = 86'400'000'000;
+constexpr std::size_t kMaxRtmTextBytes = 16 * 1024;
 
 nlohmann::json chat_json(const model::Chat& c) {
   return {{"id", c.id},
@@ -68,8 +69,8 @@ model::MessageId ChatEngine::post(model::Message& m) {
   } else {
     m.thread_id = threads.back().id;
   }
-  if (m.system_generated) {
-    m.type = model::EventType::system_message;
+  if (m.system_generated) m.type = model::EventType::system_message;
+  if (m.type == model::EventType::system_message && m.payload == "{}") {
     m.payload = R"({"system_message_type":"system_info"})";
   }
   m.id = store_.insert_message(m);
@@ -392,14 +393,25 @@ std::string ChatEngine::masked_name(model::ChatId chat, const std::string& name)
 model::Message ChatEngine::add_message(model::ChatId id, const NewMessage& n, bool dry_run) {
   const auto len = core::utf8_length(n.text);
   if (!len) throw Error(ErrorKind::data, "the message is not valid UTF-8");
-  if (core::trim(n.text).empty()) throw Error(ErrorKind::data, "the message is empty");
+  const bool text_required = n.type == model::EventType::message && !n.system_generated;
+  if (text_required && core::trim(n.text).empty()) throw Error(ErrorKind::data, "the message is empty");
   if (n.text.find('\0') != std::string::npos) throw Error(ErrorKind::data, "the message contains a NUL character");
   if (is_customer(n.chatter_type) && n.audience == model::Audience::agents) {
     throw Error(ErrorKind::data, "a customer cannot post an internal (agents only) message");
   }
-  if (*len > model::kMaxMessageLength) {
+  if (n.rtm_limits) {
+    if (n.text.size() > kMaxRtmTextBytes) {
+      throw Error(ErrorKind::data, "the text is " + std::to_string(n.text.size()) + " bytes long; at most " +
+                                       std::to_string(kMaxRtmTextBytes) + " allowed");
+    }
+  } else if (*len > model::kMaxMessageLength) {
     throw Error(ErrorKind::data, "the message is " + std::to_string(*len) + " characters long; at most " +
                                      std::to_string(model::kMaxMessageLength) + " allowed");
+  }
+  for (const auto* json : {&n.properties, &n.payload}) {
+    if (json->empty() || json->front() != '{' || !nlohmann::json::accept(*json)) {
+      throw Error(ErrorKind::data, "event fields must be a JSON object");
+    }
   }
   store::WriteTransaction tx(store_);
   model::Chat c = require_chat(id);
@@ -418,6 +430,10 @@ model::Message ChatEngine::add_message(model::ChatId id, const NewMessage& n, bo
   m.system_generated = n.system_generated;
   m.audience = n.audience;
   m.create_time = clock_.now();
+  m.type = n.type;
+  m.custom_id = n.custom_id;
+  m.properties = n.properties;
+  m.payload = n.payload;
   if (dry_run) return m;
   m.id = post(m);
   // Monitoring agents learn of the update: 2 every message, 1 customer messages only. The sender,
@@ -431,14 +447,16 @@ model::Message ChatEngine::add_message(model::ChatId id, const NewMessage& n, bo
     store_.set_flag({id, "NotificationChatUpdateSeen", "0", p.chatter_id, m.create_time});
   }
   touch(c);
-  log("ChatMessageAdd", c,
-      nlohmann::json{{"message_id", m.id},
-                     {"chatter_id", m.chatter_id},
-                     {"chatter_type", model::to_string(m.chatter_type)},
-                     {"audience", model::to_string(m.audience)},
-                     {"system_generated", m.system_generated},
-                     {"text", m.text}}
-          .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  nlohmann::json payload{{"message_id", m.id},
+                         {"thread_id", m.thread_id},
+                         {"chatter_id", m.chatter_id},
+                         {"chatter_type", model::to_string(m.chatter_type)},
+                         {"audience", model::to_string(m.audience)},
+                         {"system_generated", m.system_generated},
+                         {"event_type", model::to_string(m.type)},
+                         {"text", m.text}};
+  if (n.initial) payload["initial"] = true;
+  log("ChatMessageAdd", c, payload.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   tx.commit();
   return m;
 }

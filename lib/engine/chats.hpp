@@ -48,9 +48,27 @@ struct ParticipantChange {
 struct NewMessage {
   std::string chatter_id;
   model::ChatterType chatter_type{model::ChatterType::user};
-  std::string text;  // 1..3800 characters
+  std::string text;  // 1..3800 characters (for RTM events see rtm_limits)
   bool system_generated{false};
   model::Audience audience{model::Audience::everyone};
+  // RTM event fields: the type (text is required for messages only), a custom id, properties
+  // and the type's own fields, each JSON object compact.
+  model::EventType type{model::EventType::message};
+  std::string custom_id{};
+  std::string properties{"{}"};
+  std::string payload{"{}"};
+  // RTM's limit on message text (16 KB of UTF-8) instead of the engine's 3800 characters.
+  bool rtm_limits{false};
+  // Part of a chat's start (RTM initial events): the event log says so, and chatd's pushes carry
+  // it inside incoming_chat rather than as incoming_event.
+  bool initial{false};
+};
+
+// Whose RTM properties: a chat's, one of its threads' (thread != 0) or one event's (message != 0).
+struct PropertyTarget {
+  model::ChatId chat{0};
+  model::ThreadId thread{0};
+  model::MessageId message{0};
 };
 
 struct MessageQuery {
@@ -117,6 +135,21 @@ class ChatEngine {
   model::Message add_message(model::ChatId id, const NewMessage& message, bool dry_run);
   model::Message message(model::MessageId id);
   std::vector<model::Message> messages(model::ChatId id, const MessageQuery& query);
+
+  // RTM properties: `change` is {namespace: {name: value}} to set, or with `remove`
+  // {namespace: [name, ...]} to delete. Logs ChatPropertiesUpdate / ChatPropertiesDelete with
+  // {scope, thread_id, message_id, properties}. Error(data) for a malformed change,
+  // Error(not_found) for an unknown thread or event of the chat.
+  void update_properties(const PropertyTarget& target, const std::string& change, bool remove);
+  // Marks a participant's events seen up to `up_to` (never backwards); logs ChatEventsSeen.
+  void mark_seen(model::ChatId id, model::ChatterType type, std::string_view chatter_id, core::Micros up_to);
+  // Writes back an event's RTM fields (e.g. a rich message's postback users); logs ChatEventUpdate.
+  void update_event(const model::Message& message);
+  // What happens in a chat without changing it: ChatTyping, ChatSneakPeek, ChatPostback. Only
+  // logged, so every chatd and follower learns of it. Error(internal) for any other type.
+  void signal(model::ChatId id, std::string_view type, const std::string& payload);
+  // An agent (an active participant) starts or stops typing: ChatTyping.
+  void typing(model::ChatId id, std::string_view agent, bool is_typing);
 
   // ChatInvite: invites a registered agent into a chat on behalf of `inviter` (an active
   // participant), through `invitation_chat` (0: none). The invitee becomes an inactive

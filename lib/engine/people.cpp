@@ -1,6 +1,8 @@
 #include "engine/people.hpp"
 
 #include <nlohmann/json.hpp>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include <algorithm>
 #include <set>
@@ -9,6 +11,7 @@
 #include "core/ids.hpp"
 #include "core/text.hpp"
 #include "engine/channels.hpp"
+#include "model/chat.hpp"
 #include "engine/validate.hpp"
 
 namespace chatctl::engine {
@@ -44,7 +47,56 @@ nlohmann::json customer_json(const model::Customer& c) {
           {"name", c.name},
           {"email", c.email},
           {"kind", model::to_string(c.kind)},
-          {"availability", model::to_string(c.availability)}};
+          {"availability", model::to_string(c.availability)},
+          {"banned", c.banned},
+          {"profile", nlohmann::json::parse(c.profile, nullptr, false, true)}};
+}
+
+constexpr std::string_view kProfileMembers[] = {"avatar", "session_fields", "page", "statistics"};
+
+// Merges `patch` (a JSON object of profile members) into `profile`; Error(data) for anything else.
+std::string merge_profile(const std::string& profile, const std::string& patch) {
+  auto base = nlohmann::json::parse(profile, nullptr, false);
+  if (!base.is_object()) base = nlohmann::json::object();
+  const auto p = nlohmann::json::parse(patch, nullptr, false);
+  if (!p.is_object()) throw Error(ErrorKind::data, "a customer profile change must be a JSON object");
+  for (const auto& [k, v] : p.items()) {
+    if (std::find(std::begin(kProfileMembers), std::end(kProfileMembers), k) == std::end(kProfileMembers)) {
+      throw Error(ErrorKind::data, "unknown customer profile member " + core::quoted(k));
+    }
+    if (v.is_null()) {
+      base.erase(k);
+    } else {
+      base[k] = v;
+    }
+  }
+  return base.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string hex(const unsigned char* data, std::size_t n) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(n * 2);
+  for (std::size_t i = 0; i < n; ++i) {
+    out += kDigits[data[i] >> 4];
+    out += kDigits[data[i] & 0xF];
+  }
+  return out;
+}
+
+std::string sha256_hex(std::string_view s) {
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), digest);
+  return hex(digest, sizeof digest);
+}
+
+// `bytes` random bytes from the operating system's generator, as hex.
+std::string random_hex(std::size_t bytes) {
+  std::vector<unsigned char> buf(bytes);
+  if (RAND_bytes(buf.data(), static_cast<int>(buf.size())) != 1) {
+    throw Error(ErrorKind::internal, "no random numbers available");
+  }
+  return hex(buf.data(), buf.size());
 }
 
 }  // namespace
@@ -230,11 +282,22 @@ model::Customer People::update_customer(std::string_view id, const CustomerField
   if (fields.name) c.name = *fields.name;
   if (fields.email) c.email = *fields.email;
   if (fields.kind) c.kind = *fields.kind;
-  if (c.name == before.name && c.email == before.email && c.kind == before.kind) return c;
+  if (fields.banned) c.banned = *fields.banned;
+  if (fields.profile_patch) c.profile = merge_profile(c.profile, *fields.profile_patch);
+  if (c.name == before.name && c.email == before.email && c.kind == before.kind && c.banned == before.banned &&
+      c.profile == before.profile) {
+    return c;
+  }
   c.change_time = clock_.now();
   if (dry_run) return c;
   store_.update_customer(c);
-  log("CustomerUpdate", customer_json(c).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  // A new page is news of its own (RTM customer_page_updated), not a change of who the customer is.
+  const auto patch = fields.profile_patch ? nlohmann::json::parse(*fields.profile_patch, nullptr, false)
+                                          : nlohmann::json::object();
+  const bool page_only = c.name == before.name && c.email == before.email && c.kind == before.kind &&
+                         c.banned == before.banned && patch.size() == 1 && patch.contains("page");
+  log(page_only ? "CustomerPageUpdate" : "CustomerUpdate",
+      customer_json(c).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   tx.commit();
   return c;
 }
@@ -284,6 +347,148 @@ std::vector<model::Customer> People::online_customers(const std::optional<model:
   f.seen_since = customer_cutoff();
   f.min_availability = model::CustomerAvailability::away;
   return store_.list_customers(f);
+}
+
+void People::count_customer(std::string_view id, std::string_view counter) {
+  store::WriteTransaction tx(store_);
+  model::Customer c = customer(id);
+  auto profile = nlohmann::json::parse(c.profile, nullptr, false);
+  if (!profile.is_object()) profile = nlohmann::json::object();
+  auto& stats = profile["statistics"];
+  if (!stats.is_object()) stats = nlohmann::json::object();
+  const auto k = std::string(counter);
+  stats[k] = (stats.contains(k) && stats[k].is_number_integer() ? stats[k].get<std::int64_t>() : 0) + 1;
+  c.profile = profile.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  c.last_seen = clock_.now();
+  store_.update_customer(c);
+  tx.commit();
+}
+
+IssuedToken People::issue_token(std::string_view customer_id, std::int64_t ttl_s, bool dry_run) {
+  if (ttl_s <= 0) throw Error(ErrorKind::data, "a token's lifetime must be positive");
+  store::WriteTransaction tx(store_);
+  const model::Customer c = customer(customer_id);
+  IssuedToken out;
+  out.token = "ctk_" + random_hex(32);
+  out.record.token_hash = sha256_hex(out.token);
+  out.record.customer_id = c.id;
+  out.record.create_time = clock_.now();
+  out.record.expire_time = out.record.create_time + ttl_s * 1'000'000;
+  if (dry_run) return out;
+  out.record.id = store_.insert_token(out.record);
+  log("TokenIssue", nlohmann::json{{"id", out.record.id}, {"customer_id", c.id}}.dump(
+                        -1, ' ', false, nlohmann::json::error_handler_t::replace));
+  tx.commit();
+  return out;
+}
+
+std::vector<model::CustomerToken> People::tokens(const std::optional<std::string>& customer_id) {
+  return store_.list_tokens(customer_id);
+}
+
+std::size_t People::revoke_tokens(std::int64_t id, const std::optional<std::string>& customer_id, bool dry_run) {
+  if ((id == 0) == !customer_id) throw Error(ErrorKind::usage, "give a token id or a customer, not both");
+  store::WriteTransaction tx(store_);
+  std::size_t n = 0;
+  for (const auto& t : store_.list_tokens(customer_id)) {
+    if (!t.revoked && (id == 0 || t.id == id)) ++n;
+  }
+  if (id != 0 && n == 0) {
+    const auto all = store_.list_tokens(std::nullopt);
+    const bool exists = std::any_of(all.begin(), all.end(), [&](const auto& t) { return t.id == id; });
+    if (!exists) throw Error(ErrorKind::not_found, "no token " + std::to_string(id));
+  }
+  if (dry_run || n == 0) return n;
+  n = store_.revoke_tokens(id, customer_id);
+  nlohmann::json payload{{"revoked", n}};
+  if (id) payload["id"] = id;
+  if (customer_id) payload["customer_id"] = *customer_id;
+  log("TokenRevoke", payload.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  tx.commit();
+  return n;
+}
+
+People::TokenCheck People::check_token(std::string_view token, model::Customer* out, model::CustomerToken* record) {
+  constexpr std::string_view kBearer = "Bearer ";
+  if (token.substr(0, kBearer.size()) == kBearer) token.remove_prefix(kBearer.size());
+  if (token.empty() || token.size() > 512) return TokenCheck::unknown;
+  const auto t = store_.find_token(sha256_hex(token));
+  if (!t || t->revoked) return TokenCheck::unknown;
+  if (t->expire_time <= clock_.now()) return TokenCheck::expired;
+  auto c = store_.find_customer(t->customer_id);
+  if (!c) return TokenCheck::unknown;
+  if (out) *out = *c;
+  if (record) *record = *t;
+  return TokenCheck::valid;
+}
+
+model::Greeting People::send_greeting(std::string_view customer_id, std::string_view agent_login,
+                                      std::string_view text, std::int64_t greeting_id, std::string_view addon,
+                                      bool dry_run) {
+  const auto len = core::utf8_length(text);
+  if (!len || *len == 0 || *len > model::kMaxMessageLength) {
+    throw Error(ErrorKind::data, "a greeting's text must be 1 to 3800 characters of valid UTF-8");
+  }
+  if (greeting_id < 0) throw Error(ErrorKind::data, "a greeting id must not be negative");
+  check_text("addon", std::string(addon), {200, false});
+  store::WriteTransaction tx(store_);
+  const model::Customer c = customer(customer_id);
+  const model::Agent a = agent(agent_login);
+  model::Greeting g;
+  g.unique_id = random_hex(16);
+  g.greeting_id = greeting_id;
+  g.customer_id = c.id;
+  g.agent_login = a.login;
+  g.addon = std::string(addon);
+  g.create_time = g.change_time = clock_.now();
+  nlohmann::json event{{"id", g.unique_id + "_1"},
+                       {"created_at", core::format_rfc3339(g.create_time)},
+                       {"type", "message"},
+                       {"text", std::string(text)},
+                       {"author_id", a.login}};
+  g.event = event.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  if (dry_run) return g;
+  // A new greeting cancels the one the customer still sees.
+  for (auto old : store_.list_greetings(c.id)) {
+    if (old.state != model::GreetingState::shown) continue;
+    old.state = model::GreetingState::canceled;
+    old.change_time = g.create_time;
+    store_.update_greeting(old);
+    log("GreetingUpdate", nlohmann::json{{"customer_id", c.id}, {"unique_id", old.unique_id}, {"state", "canceled"}}
+                              .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
+  g.id = store_.insert_greeting(g);
+  count_customer(c.id, "greetings_shown_count");
+  log("GreetingAdd", nlohmann::json{{"customer_id", c.id}, {"unique_id", g.unique_id}}.dump(
+                         -1, ' ', false, nlohmann::json::error_handler_t::replace));
+  tx.commit();
+  return g;
+}
+
+model::Greeting People::settle_greeting(std::string_view customer_id, std::string_view unique_id,
+                                        std::optional<std::int64_t> greeting_id, model::GreetingState state) {
+  store::WriteTransaction tx(store_);
+  auto g = store_.find_greeting(unique_id);
+  if (!g || g->customer_id != customer_id || (greeting_id && *greeting_id != g->greeting_id)) {
+    throw Error(ErrorKind::not_found, "no greeting " + core::quoted(unique_id));
+  }
+  if (g->state != model::GreetingState::shown) {
+    throw Error(ErrorKind::data, "greeting " + core::quoted(unique_id) + " was already " +
+                                     std::string(model::to_string(g->state)));
+  }
+  g->state = state;
+  g->change_time = clock_.now();
+  store_.update_greeting(*g);
+  if (state == model::GreetingState::accepted) count_customer(customer_id, "greetings_accepted_count");
+  log("GreetingUpdate",
+      nlohmann::json{{"customer_id", g->customer_id}, {"unique_id", g->unique_id}, {"state", model::to_string(state)}}
+          .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  tx.commit();
+  return *g;
+}
+
+std::vector<model::Greeting> People::greetings(std::string_view customer_id) {
+  return store_.list_greetings(customer_id);
 }
 
 }  // namespace chatctl::engine

@@ -27,6 +27,15 @@ struct CustomerFields {
   std::optional<std::string> name{};
   std::optional<std::string> email{};
   std::optional<model::CustomerKind> kind{};
+  std::optional<bool> banned{};
+  // RTM profile members to set (avatar, session_fields, page, statistics): replaced one by one.
+  std::optional<std::string> profile_patch{};  // a JSON object
+};
+
+// An issued token: the secret is returned once and never stored.
+struct IssuedToken {
+  std::string token;
+  model::CustomerToken record;
 };
 
 // Agents and customers as the engine keeps them: who they are, their availability and when they
@@ -66,6 +75,29 @@ class People {
   model::Customer touch_customer(std::string_view id, bool dry_run = false);
   model::CustomerAvailability effective_availability(const model::Customer& customer) const;
   std::vector<model::Customer> online_customers(const std::optional<model::CustomerKind>& kind);
+  // Increments a counter of the customer's RTM statistics (visits_count, ...) and marks it seen,
+  // without logging an event (statistics are not news to anyone).
+  void count_customer(std::string_view id, std::string_view counter);
+
+  // Customer access tokens for chatd. issue_token returns the token once; only its SHA-256 is
+  // stored. `ttl_s` must be positive. Logs TokenIssue / TokenRevoke (without the token).
+  IssuedToken issue_token(std::string_view customer_id, std::int64_t ttl_s, bool dry_run);
+  std::vector<model::CustomerToken> tokens(const std::optional<std::string>& customer_id);
+  // Revokes one token by id, or (id 0) every token of the customer; returns how many.
+  std::size_t revoke_tokens(std::int64_t id, const std::optional<std::string>& customer_id, bool dry_run);
+  // The customer a token (with or without "Bearer ") belongs to. Error(permission) for an unknown
+  // or revoked token, Error(temporary) "expired" for an expired one.
+  enum class TokenCheck { valid, unknown, expired };
+  TokenCheck check_token(std::string_view token, model::Customer* customer, model::CustomerToken* record = nullptr);
+
+  // Greetings: an agent invites a customer to chat (RTM incoming_greeting). Logs GreetingAdd;
+  // accept/cancel log GreetingUpdate. Error(not_found) for an unknown greeting or one of another
+  // customer, Error(data) when it is no longer shown.
+  model::Greeting send_greeting(std::string_view customer_id, std::string_view agent_login, std::string_view text,
+                                std::int64_t greeting_id, std::string_view addon, bool dry_run);
+  model::Greeting settle_greeting(std::string_view customer_id, std::string_view unique_id,
+                                  std::optional<std::int64_t> greeting_id, model::GreetingState state);
+  std::vector<model::Greeting> greetings(std::string_view customer_id);
 
  private:
   core::Micros agent_cutoff() const;

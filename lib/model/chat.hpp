@@ -72,6 +72,7 @@ struct Participant {
   Monitoring monitoring{Monitoring::none};
   PermissionLevel permission{PermissionLevel::none};
   core::Micros create_time{0};
+  core::Micros seen_up_to{0};  // RTM events_seen_up_to: every event up to this time is seen
 };
 
 // The RTM event types a message (an event of a thread) can have.

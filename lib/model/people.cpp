@@ -44,4 +44,20 @@ std::optional<CustomerKind> parse_customer_kind(std::string_view s) {
   return std::nullopt;
 }
 
+std::string_view to_string(GreetingState s) {
+  switch (s) {
+    case GreetingState::shown: return "shown";
+    case GreetingState::accepted: return "accepted";
+    case GreetingState::canceled: return "canceled";
+  }
+  return "shown";
+}
+
+std::optional<GreetingState> parse_greeting_state(std::string_view s) {
+  if (s == "shown") return GreetingState::shown;
+  if (s == "accepted") return GreetingState::accepted;
+  if (s == "canceled") return GreetingState::canceled;
+  return std::nullopt;
+}
+
 }  // namespace chatctl::model

@@ -53,6 +53,38 @@ struct Customer {
   core::Micros last_seen{0};
   core::Micros create_time{0};
   core::Micros change_time{0};
+  // What the RTM API keeps of a customer beside the engine's fields, a compact JSON object:
+  // avatar, session_fields (array), page {url, title, timestamp}, statistics counters.
+  std::string profile{"{}"};
+  bool banned{false};  // refused at login (customer_banned)
+};
+
+// A customer's access token for chatd's login. Only its SHA-256 is stored.
+struct CustomerToken {
+  std::int64_t id{0};
+  std::string token_hash;  // lower-case hex SHA-256 of the token
+  std::string customer_id;
+  core::Micros create_time{0};
+  core::Micros expire_time{0};
+  bool revoked{false};
+};
+
+// A greeting an agent sent to a customer (RTM incoming_greeting), until accepted or canceled.
+enum class GreetingState { shown, accepted, canceled };
+std::string_view to_string(GreetingState s);
+std::optional<GreetingState> parse_greeting_state(std::string_view s);
+
+struct Greeting {
+  std::int64_t id{0};
+  std::string unique_id;       // RTM unique_id
+  std::int64_t greeting_id{0};  // RTM id: the greeting as configured
+  std::string customer_id;
+  std::string agent_login;
+  std::string event{"{}"};  // the RTM message event shown, a JSON object
+  std::string addon;
+  GreetingState state{GreetingState::shown};
+  core::Micros create_time{0};
+  core::Micros change_time{0};
 };
 
 inline constexpr std::size_t kMaxLoginLength = 200;

@@ -159,14 +159,21 @@ SociStore::SociStore(Backend backend, const std::string& connect_string, std::st
   }
 }
 
-SociStore::~SociStore() { rollback(); }
+SociStore::~SociStore() {
+  while (depth_ > 0) rollback();
+}
 
 void SociStore::begin_write() {
-  if (in_transaction_) throw Error(ErrorKind::internal, "nested write transaction");
+  if (depth_ > 0) {
+    const std::string name = "chatctl_sp" + std::to_string(depth_);
+    guarded("starting a savepoint", [&] { sql_ << "SAVEPOINT " + name; });
+    ++depth_;
+    return;
+  }
   guarded("starting a transaction", [&] {
     sql_ << (backend_ == Backend::sqlite ? "BEGIN IMMEDIATE" : "BEGIN");
   });
-  in_transaction_ = true;
+  depth_ = 1;
   event_log_locked_ = false;
   if (backend_ == Backend::postgresql) {
     try {
@@ -179,19 +186,41 @@ void SociStore::begin_write() {
 }
 
 void SociStore::commit() {
-  if (!in_transaction_) throw Error(ErrorKind::internal, "commit without a transaction");
+  if (depth_ == 0) throw Error(ErrorKind::internal, "commit without a transaction");
+  if (depth_ > 1) {
+    const std::string name = "chatctl_sp" + std::to_string(depth_ - 1);
+    try {
+      guarded("releasing a savepoint", [&] { sql_ << "RELEASE SAVEPOINT " + name; });
+    } catch (...) {
+      rollback();
+      throw;
+    }
+    --depth_;
+    return;
+  }
   try {
     guarded("committing", [&] { sql_ << "COMMIT"; });
   } catch (...) {
     rollback();
     throw;
   }
-  in_transaction_ = false;
+  depth_ = 0;
 }
 
 void SociStore::rollback() noexcept {
-  if (!in_transaction_) return;
-  in_transaction_ = false;
+  if (depth_ == 0) return;
+  if (depth_ > 1) {
+    const std::string name = "chatctl_sp" + std::to_string(depth_ - 1);
+    --depth_;
+    try {
+      sql_ << "ROLLBACK TO SAVEPOINT " + name;
+      sql_ << "RELEASE SAVEPOINT " + name;
+    } catch (const std::exception& e) {
+      spdlog::debug("rollback to savepoint failed: {}", e.what());
+    }
+    return;
+  }
+  depth_ = 0;
   try {
     sql_ << "ROLLBACK";
   } catch (const std::exception& e) {
@@ -576,6 +605,7 @@ std::vector<model::Customer> SociStore::query_customers(const std::string& where
     long long last_seen = 0;
     long long create_time = 0;
     long long change_time = 0;
+    int banned = 0;
     soci::statement st(sql_);
     st.exchange(soci::into(c.id));
     st.exchange(soci::into(c.name));
@@ -585,10 +615,12 @@ std::vector<model::Customer> SociStore::query_customers(const std::string& where
     st.exchange(soci::into(last_seen));
     st.exchange(soci::into(create_time));
     st.exchange(soci::into(change_time));
+    st.exchange(soci::into(c.profile));
+    st.exchange(soci::into(banned));
     bind_params(st, texts, ints);
     st.alloc();
-    st.prepare("SELECT id, name, email, kind, availability, last_seen, create_time, change_time FROM customer " +
-               where + " ORDER BY id");
+    st.prepare("SELECT id, name, email, kind, availability, last_seen, create_time, change_time, profile, banned "
+               "FROM customer " + where + " ORDER BY id");
     st.define_and_bind();
     st.execute();
     while (st.fetch()) {
@@ -597,6 +629,7 @@ std::vector<model::Customer> SociStore::query_customers(const std::string& where
       c.last_seen = last_seen;
       c.create_time = create_time;
       c.change_time = change_time;
+      c.banned = banned != 0;
       out.push_back(c);
     }
     return out;
@@ -624,10 +657,11 @@ void SociStore::insert_customer(const model::Customer& c) {
     const long long last_seen = c.last_seen;
     const long long create_time = c.create_time;
     const long long change_time = c.change_time;
-    sql_ << "INSERT INTO customer (id, name, email, kind, availability, last_seen, create_time, change_time) "
-            "VALUES (:id, :n, :e, :k, :a, :s, :ct, :mt)",
+    const int banned = c.banned ? 1 : 0;
+    sql_ << "INSERT INTO customer (id, name, email, kind, availability, last_seen, create_time, change_time, profile, "
+            "banned) VALUES (:id, :n, :e, :k, :a, :s, :ct, :mt, :pr, :b)",
         soci::use(c.id), soci::use(c.name), soci::use(c.email), soci::use(kind), soci::use(availability),
-        soci::use(last_seen), soci::use(create_time), soci::use(change_time);
+        soci::use(last_seen), soci::use(create_time), soci::use(change_time), soci::use(c.profile), soci::use(banned);
   });
 }
 
@@ -637,10 +671,160 @@ void SociStore::update_customer(const model::Customer& c) {
     const int availability = static_cast<int>(c.availability);
     const long long last_seen = c.last_seen;
     const long long change_time = c.change_time;
+    const int banned = c.banned ? 1 : 0;
     sql_ << "UPDATE customer SET name = :n, email = :e, kind = :k, availability = :a, last_seen = :s, "
-            "change_time = :mt WHERE id = :id",
+            "change_time = :mt, profile = :pr, banned = :b WHERE id = :id",
         soci::use(c.name), soci::use(c.email), soci::use(kind), soci::use(availability), soci::use(last_seen),
-        soci::use(change_time), soci::use(c.id);
+        soci::use(change_time), soci::use(c.profile), soci::use(banned), soci::use(c.id);
+  });
+}
+
+std::int64_t SociStore::insert_token(const model::CustomerToken& t) {
+  return guarded("adding a token", [&] {
+    const long long create_time = t.create_time;
+    const long long expire_time = t.expire_time;
+    const int revoked = t.revoked ? 1 : 0;
+    long long id = 0;
+    sql_ << "INSERT INTO customer_token (token_hash, customer_id, create_time, expire_time, revoked) "
+            "VALUES (:h, :c, :ct, :et, :r) RETURNING id",
+        soci::use(t.token_hash), soci::use(t.customer_id), soci::use(create_time), soci::use(expire_time),
+        soci::use(revoked), soci::into(id);
+    return static_cast<std::int64_t>(id);
+  });
+}
+
+std::vector<model::CustomerToken> SociStore::query_tokens(const std::string& where,
+                                                          const std::vector<std::string>& texts) {
+  return guarded("reading tokens", [&] {
+    std::vector<model::CustomerToken> out;
+    model::CustomerToken t;
+    long long id = 0;
+    long long create_time = 0;
+    long long expire_time = 0;
+    int revoked = 0;
+    soci::statement st(sql_);
+    st.exchange(soci::into(id));
+    st.exchange(soci::into(t.token_hash));
+    st.exchange(soci::into(t.customer_id));
+    st.exchange(soci::into(create_time));
+    st.exchange(soci::into(expire_time));
+    st.exchange(soci::into(revoked));
+    bind_params(st, texts, {});
+    st.alloc();
+    st.prepare("SELECT id, token_hash, customer_id, create_time, expire_time, revoked FROM customer_token " + where +
+               " ORDER BY id");
+    st.define_and_bind();
+    st.execute();
+    while (st.fetch()) {
+      t.id = id;
+      t.create_time = create_time;
+      t.expire_time = expire_time;
+      t.revoked = revoked != 0;
+      out.push_back(t);
+    }
+    return out;
+  });
+}
+
+std::optional<model::CustomerToken> SociStore::find_token(std::string_view token_hash) {
+  Where w;
+  w.add("token_hash = " + w.text(std::string(token_hash)));
+  return first_row(query_tokens(w.sql, w.texts));
+}
+
+std::vector<model::CustomerToken> SociStore::list_tokens(const std::optional<std::string>& customer_id) {
+  Where w;
+  if (customer_id) w.add("customer_id = " + w.text(*customer_id));
+  return query_tokens(w.sql, w.texts);
+}
+
+std::size_t SociStore::revoke_tokens(std::int64_t id, const std::optional<std::string>& customer_id) {
+  return guarded("revoking tokens", [&] {
+    const long long tid = id;
+    const std::string customer = customer_id.value_or("");
+    soci::statement st =
+        id != 0 ? (sql_.prepare << "UPDATE customer_token SET revoked = 1 WHERE revoked = 0 AND id = :id", soci::use(tid))
+                : (sql_.prepare << "UPDATE customer_token SET revoked = 1 WHERE revoked = 0 AND customer_id = :c",
+                   soci::use(customer));
+    st.execute(true);
+    return static_cast<std::size_t>(st.get_affected_rows());
+  });
+}
+
+std::int64_t SociStore::insert_greeting(const model::Greeting& g) {
+  return guarded("adding a greeting", [&] {
+    const long long greeting_id = g.greeting_id;
+    const std::string state(model::to_string(g.state));
+    const long long create_time = g.create_time;
+    const long long change_time = g.change_time;
+    long long id = 0;
+    sql_ << "INSERT INTO greeting (unique_id, greeting_id, customer_id, agent_login, event, addon, state, create_time, "
+            "change_time) VALUES (:u, :g, :c, :a, :e, :ad, :s, :ct, :mt) RETURNING id",
+        soci::use(g.unique_id), soci::use(greeting_id), soci::use(g.customer_id), soci::use(g.agent_login),
+        soci::use(g.event), soci::use(g.addon), soci::use(state), soci::use(create_time), soci::use(change_time),
+        soci::into(id);
+    return static_cast<std::int64_t>(id);
+  });
+}
+
+std::vector<model::Greeting> SociStore::query_greetings(const std::string& where,
+                                                        const std::vector<std::string>& texts) {
+  return guarded("reading greetings", [&] {
+    std::vector<model::Greeting> out;
+    model::Greeting g;
+    long long id = 0;
+    long long greeting_id = 0;
+    std::string state;
+    long long create_time = 0;
+    long long change_time = 0;
+    soci::statement st(sql_);
+    st.exchange(soci::into(id));
+    st.exchange(soci::into(g.unique_id));
+    st.exchange(soci::into(greeting_id));
+    st.exchange(soci::into(g.customer_id));
+    st.exchange(soci::into(g.agent_login));
+    st.exchange(soci::into(g.event));
+    st.exchange(soci::into(g.addon));
+    st.exchange(soci::into(state));
+    st.exchange(soci::into(create_time));
+    st.exchange(soci::into(change_time));
+    bind_params(st, texts, {});
+    st.alloc();
+    st.prepare("SELECT id, unique_id, greeting_id, customer_id, agent_login, event, addon, state, create_time, "
+               "change_time FROM greeting " + where + " ORDER BY id DESC");
+    st.define_and_bind();
+    st.execute();
+    while (st.fetch()) {
+      g.id = id;
+      g.greeting_id = greeting_id;
+      g.state = model::parse_greeting_state(state).value_or(model::GreetingState::shown);
+      g.create_time = create_time;
+      g.change_time = change_time;
+      out.push_back(g);
+    }
+    return out;
+  });
+}
+
+std::optional<model::Greeting> SociStore::find_greeting(std::string_view unique_id) {
+  Where w;
+  w.add("unique_id = " + w.text(std::string(unique_id)));
+  return first_row(query_greetings(w.sql, w.texts));
+}
+
+std::vector<model::Greeting> SociStore::list_greetings(std::string_view customer_id) {
+  Where w;
+  w.add("customer_id = " + w.text(std::string(customer_id)));
+  return query_greetings(w.sql, w.texts);
+}
+
+void SociStore::update_greeting(const model::Greeting& g) {
+  guarded("updating a greeting", [&] {
+    const std::string state(model::to_string(g.state));
+    const long long change_time = g.change_time;
+    const long long id = g.id;
+    sql_ << "UPDATE greeting SET state = :s, change_time = :mt WHERE id = :id", soci::use(state),
+        soci::use(change_time), soci::use(id);
   });
 }
 
@@ -1075,7 +1259,7 @@ void SociStore::insert_rows(const std::string& table, const std::vector<std::str
 }
 
 void SociStore::insert_transcripts(const std::vector<Transcript>& transcripts) {
-  if (!in_transaction_) throw Error(ErrorKind::internal, "insert_transcripts outside a write transaction");
+  if (depth_ == 0) throw Error(ErrorKind::internal, "insert_transcripts outside a write transaction");
   if (transcripts.empty()) return;
   // Participants get ids here, after the highest in use: the write transaction holds the write
   // lock on both backends, so nobody else takes them meanwhile (sync_id_sequences moves
@@ -1206,7 +1390,7 @@ void SociStore::bulk_mode(bool on) {
 }
 
 void SociStore::checkpoint() {
-  if (backend_ != Backend::sqlite || in_transaction_) return;
+  if (backend_ != Backend::sqlite || depth_ > 0) return;
   // Each checkpoint ends in an fsync; a few per second bound the WAL's growth well enough.
   const auto now = std::chrono::steady_clock::now();
   if (now - last_checkpoint_ < std::chrono::milliseconds(250)) return;
@@ -1254,11 +1438,14 @@ model::ParticipantId SociStore::insert_participant(const model::Participant& p) 
     const int monitoring = static_cast<int>(p.monitoring);
     const std::string permission(model::to_string(p.permission));
     const long long create_time = p.create_time;
+    const long long seen = p.seen_up_to;
     long long id = 0;
     sql_ << "INSERT INTO chat_participant (chat_id, chatter_id, chatter_name, chatter_type, chatter_active, invitation, "
-            "monitoring, permission_level, create_time) VALUES (:c, :i, :n, :t, :a, :inv, :m, :p, :ct) RETURNING id",
+            "monitoring, permission_level, create_time, seen_up_to) VALUES (:c, :i, :n, :t, :a, :inv, :m, :p, :ct, :su) "
+            "RETURNING id",
         soci::use(chat), soci::use(p.chatter_id), soci::use(p.chatter_name), soci::use(type), soci::use(active),
-        soci::use(invitation), soci::use(monitoring), soci::use(permission), soci::use(create_time), soci::into(id);
+        soci::use(invitation), soci::use(monitoring), soci::use(permission), soci::use(create_time), soci::use(seen),
+        soci::into(id);
     return static_cast<model::ParticipantId>(id);
   });
 }
@@ -1270,10 +1457,11 @@ void SociStore::update_participant(const model::Participant& p) {
     const int monitoring = static_cast<int>(p.monitoring);
     const std::string permission(model::to_string(p.permission));
     const long long id = p.id;
+    const long long seen = p.seen_up_to;
     sql_ << "UPDATE chat_participant SET chatter_name = :n, chatter_active = :a, invitation = :inv, monitoring = :m, "
-            "permission_level = :p WHERE id = :id",
+            "permission_level = :p, seen_up_to = :su WHERE id = :id",
         soci::use(p.chatter_name), soci::use(active), soci::use(invitation), soci::use(monitoring),
-        soci::use(permission), soci::use(id);
+        soci::use(permission), soci::use(seen), soci::use(id);
   });
 }
 
@@ -1291,6 +1479,7 @@ std::vector<model::Participant> SociStore::query_participants(const std::string&
     int monitoring = 0;
     std::string permission;
     long long create_time = 0;
+    long long seen = 0;
     soci::statement st(sql_);
     st.exchange(soci::into(id));
     st.exchange(soci::into(chat));
@@ -1302,10 +1491,11 @@ std::vector<model::Participant> SociStore::query_participants(const std::string&
     st.exchange(soci::into(monitoring));
     st.exchange(soci::into(permission));
     st.exchange(soci::into(create_time));
+    st.exchange(soci::into(seen));
     bind_params(st, texts, ints);
     st.alloc();
     st.prepare("SELECT id, chat_id, chatter_id, chatter_name, chatter_type, chatter_active, invitation, monitoring, "
-               "permission_level, create_time FROM chat_participant " +
+               "permission_level, create_time, seen_up_to FROM chat_participant " +
                where + " ORDER BY id");
     st.define_and_bind();
     st.execute();
@@ -1318,6 +1508,7 @@ std::vector<model::Participant> SociStore::query_participants(const std::string&
       p.monitoring = static_cast<model::Monitoring>(monitoring);
       p.permission = model::parse_permission_level(permission).value_or(model::PermissionLevel::none);
       p.create_time = create_time;
+      p.seen_up_to = seen;
       out.push_back(p);
     }
     return out;
@@ -1465,6 +1656,14 @@ std::vector<model::Message> SociStore::list_messages(const MessageFilter& f) {
   if (f.first) order += " LIMIT 1";
   if (f.last) order = " ORDER BY m.id DESC LIMIT 1";
   return query_messages(w.sql, w.texts, w.ints, order);
+}
+
+void SociStore::update_message(const model::Message& m) {
+  guarded("updating a message", [&] {
+    const long long id = m.id;
+    sql_ << "UPDATE chat_message SET properties = :pr, payload = :pl WHERE id = :id", soci::use(m.properties),
+        soci::use(m.payload), soci::use(id);
+  });
 }
 
 std::optional<model::Message> SociStore::find_message(model::MessageId id) {
@@ -1636,7 +1835,7 @@ std::size_t SociStore::delete_invites(std::string_view chatter_id, std::optional
 }
 
 std::int64_t SociStore::append_event(const EventRecord& e) {
-  if (!in_transaction_) throw Error(ErrorKind::internal, "append_event outside a write transaction");
+  if (depth_ == 0) throw Error(ErrorKind::internal, "append_event outside a write transaction");
   if (!event_log_locked_) {  // held until the transaction ends: once is enough
     lock_in_transaction(kEventLogLock);
     event_log_locked_ = true;
@@ -1842,7 +2041,7 @@ void SociStore::delete_delivery(model::WebhookId id, std::int64_t seq) {
 }
 
 void SociStore::append_events(const std::vector<EventRecord>& events) {
-  if (!in_transaction_) throw Error(ErrorKind::internal, "append_events outside a write transaction");
+  if (depth_ == 0) throw Error(ErrorKind::internal, "append_events outside a write transaction");
   if (events.empty()) return;
   if (backend_ == Backend::sqlite) {
     // In process, one short statement per event beats preparing one long statement.

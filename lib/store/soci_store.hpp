@@ -27,6 +27,7 @@ class SociStore final : public Store {
   void begin_write() override;
   void commit() override;
   void rollback() noexcept override;
+  int write_depth() const noexcept override { return depth_; }
   void lock_in_transaction(std::int64_t key) override;
 
   std::vector<MigrationState> migration_status() override;
@@ -50,6 +51,14 @@ class SociStore final : public Store {
   std::optional<model::Customer> find_customer(std::string_view id) override;
   void insert_customer(const model::Customer& customer) override;
   void update_customer(const model::Customer& customer) override;
+  std::int64_t insert_token(const model::CustomerToken& token) override;
+  std::optional<model::CustomerToken> find_token(std::string_view token_hash) override;
+  std::vector<model::CustomerToken> list_tokens(const std::optional<std::string>& customer_id) override;
+  std::size_t revoke_tokens(std::int64_t id, const std::optional<std::string>& customer_id) override;
+  std::int64_t insert_greeting(const model::Greeting& greeting) override;
+  std::optional<model::Greeting> find_greeting(std::string_view unique_id) override;
+  std::vector<model::Greeting> list_greetings(std::string_view customer_id) override;
+  void update_greeting(const model::Greeting& greeting) override;
 
   model::ChatId insert_chat(const model::Chat& chat) override;
   void update_chat(const model::Chat& chat) override;
@@ -78,6 +87,7 @@ class SociStore final : public Store {
   std::size_t delete_participants(model::ChatId chat) override;
 
   model::MessageId insert_message(const model::Message& message) override;
+  void update_message(const model::Message& message) override;
   std::optional<model::Message> find_message(model::MessageId id) override;
   std::vector<model::Message> list_messages(const MessageFilter& filter) override;
 
@@ -131,13 +141,15 @@ class SociStore final : public Store {
                                            const std::vector<long long>& ints);
   std::vector<model::Participant> query_participants(const std::string& where, const std::vector<std::string>& texts,
                                                      const std::vector<long long>& ints);
+  std::vector<model::CustomerToken> query_tokens(const std::string& where, const std::vector<std::string>& texts);
+  std::vector<model::Greeting> query_greetings(const std::string& where, const std::vector<std::string>& texts);
   std::vector<model::Customer> query_customers(const std::string& where, const std::vector<std::string>& text_params,
                                                const std::vector<long long>& int_params);
 
   Backend backend_;
   std::string display_address_;
   soci::session sql_;
-  bool in_transaction_{false};
+  int depth_{0};  // open write transactions: 1 the transaction, more its savepoints
   bool event_log_locked_{false};  // this transaction holds kEventLogLock
   std::chrono::steady_clock::time_point last_checkpoint_{};
 };

@@ -164,11 +164,16 @@ class Store {
   virtual std::string address() const = 0;
 
   // Starts a write transaction, taking the write lock at once (SQLite BEGIN IMMEDIATE), waiting at
-  // most the busy timeout. Nested calls are an internal error.
+  // most the busy timeout. Inside a write transaction, begin_write() opens a nested one (a
+  // savepoint): its commit() keeps its work for the outer transaction to commit, its rollback()
+  // undoes only its own work. That lets chatd run many requests in one transaction (group commit)
+  // while a failing request leaves nothing behind.
   virtual void begin_write() = 0;
   virtual void commit() = 0;
-  // Never throws; a no-op when no transaction is open.
+  // Ends the innermost transaction. Never throws; a no-op when no transaction is open.
   virtual void rollback() noexcept = 0;
+  // How many write transactions are open (0: none, 2: a savepoint inside a transaction).
+  virtual int write_depth() const noexcept = 0;
   // Serialises a critical section between processes until the current transaction ends
   // (PostgreSQL advisory transaction lock; on SQLite the write transaction already is exclusive).
   virtual void lock_in_transaction(std::int64_t key) = 0;
@@ -207,6 +212,19 @@ class Store {
   // A duplicate id throws Error(data).
   virtual void insert_customer(const model::Customer& customer) = 0;
   virtual void update_customer(const model::Customer& customer) = 0;
+
+  // Customer access tokens, found by their hash; listed by id, of one customer when given.
+  virtual std::int64_t insert_token(const model::CustomerToken& token) = 0;
+  virtual std::optional<model::CustomerToken> find_token(std::string_view token_hash) = 0;
+  virtual std::vector<model::CustomerToken> list_tokens(const std::optional<std::string>& customer_id) = 0;
+  // Marks the token with this id (or, with id 0, every token of `customer_id`) revoked; returns how many.
+  virtual std::size_t revoke_tokens(std::int64_t id, const std::optional<std::string>& customer_id) = 0;
+
+  // Greetings; a customer's are listed newest first.
+  virtual std::int64_t insert_greeting(const model::Greeting& greeting) = 0;
+  virtual std::optional<model::Greeting> find_greeting(std::string_view unique_id) = 0;
+  virtual std::vector<model::Greeting> list_greetings(std::string_view customer_id) = 0;
+  virtual void update_greeting(const model::Greeting& greeting) = 0;
 
   // Chats. Reads fill channel_name.
   virtual model::ChatId insert_chat(const model::Chat& chat) = 0;
@@ -259,6 +277,8 @@ class Store {
   virtual std::size_t delete_participants(model::ChatId chat) = 0;
 
   virtual model::MessageId insert_message(const model::Message& message) = 0;
+  // Writes a message's properties and payload (its RTM fields), nothing else.
+  virtual void update_message(const model::Message& message) = 0;
   virtual std::optional<model::Message> find_message(model::MessageId id) = 0;
   // Ordered by id; reads fill the chatter fields from the participant.
   virtual std::vector<model::Message> list_messages(const MessageFilter& filter) = 0;
@@ -307,6 +327,7 @@ class Store {
 };
 
 // Commits on commit(), rolls back when destroyed without it (an exception unwound past it).
+// Inside another write transaction it is a savepoint (see Store::begin_write).
 class WriteTransaction {
  public:
   explicit WriteTransaction(Store& store) : store_(store) { store_.begin_write(); }

@@ -26,6 +26,7 @@ class FaultyStore final : public store::Store {
   void begin_write() override { maybe_fail("begin_write"), inner_.begin_write(); }
   void commit() override { maybe_fail("commit"), inner_.commit(); }
   void rollback() noexcept override { inner_.rollback(); }
+  int write_depth() const noexcept override { return inner_.write_depth(); }
   void lock_in_transaction(std::int64_t key) override { inner_.lock_in_transaction(key); }
   std::vector<store::MigrationState> migration_status() override { return inner_.migration_status(); }
   int migrate() override { return maybe_fail("migrate"), inner_.migrate(); }
@@ -52,6 +53,20 @@ class FaultyStore final : public store::Store {
   std::optional<model::Customer> find_customer(std::string_view id) override { return inner_.find_customer(id); }
   void insert_customer(const model::Customer& c) override { maybe_fail("insert_customer"), inner_.insert_customer(c); }
   void update_customer(const model::Customer& c) override { maybe_fail("update_customer"), inner_.update_customer(c); }
+  std::int64_t insert_token(const model::CustomerToken& t) override { return maybe_fail("insert_token"), inner_.insert_token(t); }
+  std::optional<model::CustomerToken> find_token(std::string_view h) override { return inner_.find_token(h); }
+  std::vector<model::CustomerToken> list_tokens(const std::optional<std::string>& c) override {
+    return inner_.list_tokens(c);
+  }
+  std::size_t revoke_tokens(std::int64_t id, const std::optional<std::string>& c) override {
+    return maybe_fail("revoke_tokens"), inner_.revoke_tokens(id, c);
+  }
+  std::int64_t insert_greeting(const model::Greeting& g) override {
+    return maybe_fail("insert_greeting"), inner_.insert_greeting(g);
+  }
+  std::optional<model::Greeting> find_greeting(std::string_view u) override { return inner_.find_greeting(u); }
+  std::vector<model::Greeting> list_greetings(std::string_view c) override { return inner_.list_greetings(c); }
+  void update_greeting(const model::Greeting& g) override { maybe_fail("update_greeting"), inner_.update_greeting(g); }
   model::ChatId insert_chat(const model::Chat& c) override { return maybe_fail("insert_chat"), inner_.insert_chat(c); }
   void update_chat(const model::Chat& c) override { maybe_fail("update_chat"), inner_.update_chat(c); }
   std::optional<model::Chat> find_chat(model::ChatId id) override { return inner_.find_chat(id); }
@@ -97,6 +112,7 @@ class FaultyStore final : public store::Store {
   model::MessageId insert_message(const model::Message& m) override {
     return maybe_fail("insert_message"), inner_.insert_message(m);
   }
+  void update_message(const model::Message& m) override { maybe_fail("update_message"), inner_.update_message(m); }
   std::optional<model::Message> find_message(model::MessageId id) override { return inner_.find_message(id); }
   std::vector<model::Message> list_messages(const store::MessageFilter& f) override { return inner_.list_messages(f); }
   void set_flag(const model::Flag& f) override { maybe_fail("set_flag"), inner_.set_flag(f); }

@@ -1,0 +1,109 @@
+#include "rtm/protocol.hpp"
+
+namespace chatctl::rtm {
+namespace {
+
+struct ErrorInfo {
+  std::string_view name;
+  std::string_view message;
+};
+
+constexpr ErrorInfo kErrors[] = {
+    {"authentication", "Authentication error"},
+    {"authorization", "Authorization error"},
+    {"chat_inactive", "No active chat thread"},
+    {"customer_banned", "Customer is banned"},
+    {"greeting_not_found", "Greeting not found"},
+    {"group_not_found", "Group not found"},
+    {"group_offline", "Group is offline"},
+    {"group_unavailable", "No agent available for group"},
+    {"groups_offline", "Groups offline"},
+    {"internal", "Internal server error"},
+    {"license_expired", "License expired"},
+    {"limit_reached", "Resource limit reached"},
+    {"not_allowed", "Not allowed"},
+    {"not_found", "Not found"},
+    {"pending_requests_limit_reached", "Requests limit reached"},
+    {"request_timeout", "Request timed out"},
+    {"service_unavailable", "Not accepting new requests"},
+    {"too_many_requests", "Too many requests"},
+    {"unsupported_version", "Unsupported version"},
+    {"users_limit_reached", "Users limit reached"},
+    {"validation", "Wrong format of request"},
+    {"wrong_product_version", "Wrong product version"},
+};
+
+constexpr std::size_t kMaxRequestIdBytes = 256;
+constexpr std::size_t kMaxActionBytes = 64;
+
+}  // namespace
+
+std::string_view to_string(ErrorType type) { return kErrors[static_cast<std::size_t>(type)].name; }
+std::string_view default_message(ErrorType type) { return kErrors[static_cast<std::size_t>(type)].message; }
+
+std::string dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
+
+Request parse_request(std::string_view frame, nlohmann::json& request_id, std::string& action) {
+  // Depth is bounded by the frame size limit; nlohmann's recursive parser handles the depths that fit.
+  auto j = nlohmann::json::parse(frame, nullptr, false);
+  if (j.is_discarded()) throw RtmError(ErrorType::validation, "Wrong format of request: not valid JSON");
+  if (!j.is_object()) throw RtmError(ErrorType::validation, "Wrong format of request: not a JSON object");
+  Request r;
+  if (auto it = j.find("request_id"); it != j.end() && !it->is_null()) {
+    if (!it->is_string() || it->get_ref<const std::string&>().size() > kMaxRequestIdBytes) {
+      throw RtmError(ErrorType::validation, "`request_id` must be a string of at most 256 bytes");
+    }
+    request_id = *it;
+    r.request_id = *it;
+  }
+  auto a = j.find("action");
+  if (a == j.end() || !a->is_string()) throw RtmError(ErrorType::validation, "`action` is required and must be a string");
+  if (a->get_ref<const std::string&>().size() > kMaxActionBytes) {
+    throw RtmError(ErrorType::validation, "`action` is too long");
+  }
+  action = a->get<std::string>();
+  r.action = action;
+  if (auto p = j.find("payload"); p != j.end() && !p->is_null()) {
+    if (!p->is_object()) throw RtmError(ErrorType::validation, "`payload` must be an object");
+    r.payload = std::move(*p);
+  }
+  return r;
+}
+
+std::string response_frame(const nlohmann::json& request_id, std::string_view action, const nlohmann::json& payload) {
+  nlohmann::json j = nlohmann::json::object();
+  if (!request_id.is_null()) j["request_id"] = request_id;
+  j["action"] = action;
+  j["type"] = "response";
+  j["success"] = true;
+  j["payload"] = payload.is_null() ? nlohmann::json::object() : payload;
+  return dump(j);
+}
+
+std::string error_frame(const nlohmann::json& request_id, std::string_view action, ErrorType type,
+                        std::string_view message) {
+  nlohmann::json j = nlohmann::json::object();
+  if (!request_id.is_null()) j["request_id"] = request_id;
+  if (!action.empty()) j["action"] = action;
+  j["type"] = "response";
+  j["success"] = false;
+  j["payload"] = {{"error", {{"type", to_string(type)}, {"message", message}}}};
+  return dump(j);
+}
+
+std::string push_frame(std::string_view action, const nlohmann::json& payload, const nlohmann::json& request_id) {
+  nlohmann::json j = nlohmann::json::object();
+  if (!request_id.is_null()) j["request_id"] = request_id;
+  j["action"] = action;
+  j["type"] = "push";
+  j["payload"] = payload;
+  return dump(j);
+}
+
+std::string disconnect_frame(std::string_view reason, const nlohmann::json& data) {
+  nlohmann::json payload{{"reason", reason}};
+  if (!data.is_null()) payload["data"] = data;
+  return push_frame("customer_disconnected", payload);
+}
+
+}  // namespace chatctl::rtm

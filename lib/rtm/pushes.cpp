@@ -1,0 +1,199 @@
+#include "rtm/pushes.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+
+#include "core/clock.hpp"
+#include "rtm/protocol.hpp"
+#include "rtm/render.hpp"
+
+namespace chatctl::rtm {
+namespace {
+
+using json = nlohmann::json;
+
+bool is_customer(model::ChatterType t) { return t != model::ChatterType::user; }
+
+// The customers a chat concerns: its requester when a customer, and its customer participants.
+std::vector<std::string> customers_of(const ChatView& v) {
+  std::vector<std::string> out;
+  if (is_customer(v.chat.requester_type)) out.push_back(v.chat.requester_id);
+  for (const auto& p : v.participants) {
+    if (is_customer(p.chatter_type) && p.active != model::ChatterActive::left &&
+        std::find(out.begin(), out.end(), p.chatter_id) == out.end()) {
+      out.push_back(p.chatter_id);
+    }
+  }
+  return out;
+}
+
+const model::Participant* participant(const ChatView& v, const std::string& id) {
+  for (const auto& p : v.participants) {
+    if (p.chatter_id == id) return &p;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+PushRouter::PushRouter(store::Store& store) : store_(store) {}
+
+std::vector<Delivery> PushRouter::route(const store::EventRecord& e) {
+  const json payload = json::parse(e.payload, nullptr, false);
+  if (!payload.is_object()) return {};
+  std::vector<Delivery> out;
+  auto push = [&](std::vector<std::string> to, std::string_view action, const json& p) {
+    if (!to.empty()) out.push_back({std::move(to), push_frame(action, p), "", 0});
+  };
+
+  // Customers' own events.
+  if (e.type == "CustomerUpdate" || e.type == "CustomerPageUpdate") {
+    const std::string id = payload.value("id", "");
+    const auto c = store_.find_customer(id);
+    if (!c) return {};
+    if (c->banned) {
+      out.push_back({{id}, "", "customer_banned", 0});
+    } else if (e.type == "CustomerUpdate") {
+      push({id}, "customer_updated", {{"customer", customer_json(*c)}});
+    } else {
+      const auto profile = properties_json(c->profile);
+      const json page = profile.contains("page") ? profile["page"] : json::object();
+      push({id}, "customer_page_updated",
+           {{"url", page.value("url", "")}, {"title", page.value("title", "")}, {"timestamp", page.value("timestamp", 0)}});
+    }
+    return out;
+  }
+  if (e.type == "TokenRevoke") {
+    if (payload.contains("customer_id")) {
+      out.push_back({{payload["customer_id"].get<std::string>()}, "", "access_token_expired", 0});
+    } else if (payload.contains("id")) {
+      out.push_back({{}, "", "access_token_expired", payload["id"].get<std::int64_t>()});
+    }
+    return out;
+  }
+  if (e.type == "GreetingAdd" || e.type == "GreetingUpdate") {
+    const auto g = store_.find_greeting(payload.value("unique_id", ""));
+    if (!g) return {};
+    if (e.type == "GreetingAdd") {
+      push({g->customer_id}, "incoming_greeting", greeting_json(*g, store_.find_agent(g->agent_login), true));
+    } else if (payload.value("state", "") == "accepted") {
+      push({g->customer_id}, "greeting_accepted", {{"unique_id", g->unique_id}});
+    } else if (payload.value("state", "") == "canceled") {
+      push({g->customer_id}, "greeting_canceled", {{"unique_id", g->unique_id}});
+    }
+    return out;
+  }
+
+  if (!e.chat_id) return {};
+  Reader reader(store_);
+  const auto view = reader.chat(*e.chat_id);
+  if (!view) return {};
+  const auto& v = *view;
+  const auto to = customers_of(v);
+  if (to.empty()) return {};
+  const std::string chat_id = model::rtm_chat_id(v.chat.id);
+  const json last_thread = v.threads.empty() ? json() : json(model::rtm_thread_id(v.threads.back().id));
+  auto with_thread = [&](json p) {
+    if (v.active() && !last_thread.is_null()) p["thread_id"] = last_thread;
+    return p;
+  };
+  auto incoming_chat = [&](const std::string& requester) {
+    if (v.threads.empty()) return;
+    const std::size_t last = v.threads.size() - 1;
+    const auto customer = is_customer(v.chat.requester_type) ? store_.find_customer(v.chat.requester_id) : std::nullopt;
+    push(to, "incoming_chat",
+         {{"requester_id", requester},
+          {"chat", chat_with_thread_json(v, last, reader.events(v.chat.id, v.threads[last].id),
+                                         customer ? &*customer : nullptr)}});
+  };
+
+  if (e.type == "ChatAdd") {
+    incoming_chat(v.chat.requester_id);
+  } else if (e.type == "ChatUpdate") {
+    const std::string status = payload.value("status", "");
+    const std::string previous = payload.value("previous_status", "");
+    if (status == "closed") {
+      json p{{"chat_id", chat_id}};
+      if (!last_thread.is_null()) p["thread_id"] = last_thread;
+      if (participant(v, e.actor)) p["user_id"] = e.actor;
+      push(to, "chat_deactivated", p);
+    } else if (previous == "closed") {
+      incoming_chat(e.actor);
+    }
+  } else if (e.type == "ChatChannelUpdate") {
+    json p = with_thread({{"chat_id", chat_id}, {"transferred_to", {{"group_ids", {v.group}}}}});
+    p["requester_id"] = e.actor;
+    push(to, "chat_transferred", p);
+  } else if (e.type == "ChatParticipantAdd" || e.type == "ChatParticipantUpdate" || e.type == "ChatParticipantRemove") {
+    const std::string who = payload.value("chatter_id", "");
+    const int active = payload.value("chatter_active", 0);
+    const auto* p = participant(v, who);
+    if (!p) return {};
+    if (e.type == "ChatParticipantAdd" && active == 1) {
+      // The customer starting a chat learns of it from incoming_chat.
+      if (is_customer(p->chatter_type) && p->chatter_id == v.chat.requester_id) return {};
+      const auto customer = is_customer(p->chatter_type) ? store_.find_customer(p->chatter_id) : std::nullopt;
+      json push_payload = with_thread({{"chat_id", chat_id}, {"user", user_json(*p, customer ? &*customer : nullptr)},
+                                       {"reason", "manual"}});
+      if (e.actor != who) push_payload["requester_id"] = e.actor;
+      push(to, "user_added_to_chat", push_payload);
+    } else if ((e.type == "ChatParticipantRemove" || e.type == "ChatParticipantUpdate") && active == -1) {
+      json push_payload = with_thread({{"chat_id", chat_id}, {"user_id", who}, {"reason", "manual"}});
+      if (e.actor != who) push_payload["requester_id"] = e.actor;
+      std::vector<std::string> recipients = to;
+      if (is_customer(p->chatter_type)) recipients.push_back(p->chatter_id);  // a customer removed hears of it too
+      push(recipients, "user_removed_from_chat", push_payload);
+    }
+  } else if (e.type == "ChatMessageAdd") {
+    if (payload.value("audience", "everyone") == "agents" || payload.value("initial", false)) return {};
+    const auto m = store_.find_message(payload.value("message_id", std::int64_t{0}));
+    if (!m) return {};
+    push(to, "incoming_event",
+         {{"chat_id", chat_id}, {"thread_id", model::rtm_thread_id(m->thread_id)}, {"event", event_json(*m)}});
+  } else if (e.type == "ChatEventUpdate") {
+    const auto m = store_.find_message(payload.value("message_id", std::int64_t{0}));
+    if (!m || m->audience == model::Audience::agents) return {};
+    push(to, "event_updated",
+         {{"chat_id", chat_id}, {"thread_id", model::rtm_thread_id(m->thread_id)}, {"event", event_json(*m)}});
+  } else if (e.type == "ChatPropertiesUpdate" || e.type == "ChatPropertiesDelete") {
+    const std::string scope = payload.value("scope", "chat");
+    const bool update = e.type == "ChatPropertiesUpdate";
+    json p{{"chat_id", chat_id}, {"properties", payload.value("properties", json::object())}};
+    if (scope != "chat") p["thread_id"] = model::rtm_thread_id(payload.value("thread_id", std::int64_t{0}));
+    if (scope == "event") {
+      p["event_id"] = model::rtm_event_id(payload.value("thread_id", std::int64_t{0}),
+                                          payload.value("message_id", std::int64_t{0}));
+    }
+    push(to, scope + (update ? "_properties_updated" : "_properties_deleted"), p);
+  } else if (e.type == "ChatEventsSeen") {
+    push(to, "events_marked_as_seen",
+         {{"user_id", payload.value("chatter_id", "")},
+          {"chat_id", chat_id},
+          {"seen_up_to", core::format_rfc3339(payload.value("seen_up_to", std::int64_t{0}))}});
+  } else if (e.type == "ChatTyping") {
+    const std::string author = payload.value("author_id", "");
+    std::vector<std::string> others;
+    for (const auto& c : to) {
+      if (c != author) others.push_back(c);
+    }
+    push(others, "incoming_typing_indicator",
+         with_thread({{"chat_id", chat_id},
+                      {"typing_indicator",
+                       {{"author_id", author},
+                        {"recipients", "all"},
+                        {"timestamp", e.time / 1'000'000},
+                        {"is_typing", payload.value("is_typing", false)}}}}));
+  } else if (e.type == "ChatPostback") {
+    const auto thread = payload.value("thread_id", std::int64_t{0});
+    push(to, "incoming_rich_message_postback",
+         {{"user_id", payload.value("user_id", "")},
+          {"chat_id", chat_id},
+          {"thread_id", model::rtm_thread_id(thread)},
+          {"event_id", model::rtm_event_id(thread, payload.value("message_id", std::int64_t{0}))},
+          {"postback", payload.value("postback", json::object())}});
+  }
+  return out;
+}
+
+}  // namespace chatctl::rtm

@@ -1,0 +1,62 @@
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "model/chat.hpp"
+#include "model/people.hpp"
+#include "store/store.hpp"
+
+namespace chatctl::rtm {
+
+// A chat as the RTM structures show it to its customer: what belongs to it, read once.
+struct ChatView {
+  model::Chat chat;
+  std::vector<model::Thread> threads;            // oldest first
+  std::vector<model::Participant> participants;  // by id
+  std::int64_t group{0};                         // RTM group: the channel id, 0 for the default channel
+  bool active() const { return chat.status != model::ChatStatus::closed; }
+};
+
+// Reads what the renderers need. Messages for agents only never leave it.
+class Reader {
+ public:
+  explicit Reader(store::Store& store);
+  std::optional<ChatView> chat(model::ChatId id);
+  // The chats a customer takes part in (or requested), by id.
+  std::vector<model::ChatId> customer_chats(const model::Customer& customer);
+  // Events of one thread (or, thread 0, the whole chat) that customers see, oldest first.
+  std::vector<model::Message> events(model::ChatId chat, model::ThreadId thread);
+  std::int64_t group_of(model::ChannelId channel);
+  // The channel behind an RTM group (0: the default channel).
+  std::optional<model::ChannelId> channel_of(std::int64_t group);
+
+ private:
+  store::Store& store_;
+  std::optional<model::ChannelId> default_channel_;
+  bool default_known_{false};
+};
+
+model::ChatterType chatter_type_of(const model::Customer& customer);
+
+nlohmann::json properties_json(const std::string& text);
+nlohmann::json access_json(std::int64_t group);
+nlohmann::json event_json(const model::Message& m);
+// A User > Customer object from the customer's record (and its participation, when given).
+nlohmann::json customer_json(const model::Customer& c, const model::Participant* p = nullptr);
+// A User object from a participant; the customer's record fills in a customer's details.
+nlohmann::json user_json(const model::Participant& p, const model::Customer* customer);
+nlohmann::json users_json(const ChatView& view, const model::Customer* customer);
+// A Thread object; `index` is its place in view.threads.
+nlohmann::json thread_json(const ChatView& view, std::size_t index, const std::vector<model::Message>& events);
+// A Chat with one thread (incoming_chat, get_chat): id, users, access, properties, thread.
+nlohmann::json chat_with_thread_json(const ChatView& view, std::size_t index, const std::vector<model::Message>& events,
+                                     const model::Customer* customer);
+
+// A greeting as incoming_greeting and login show it.
+nlohmann::json greeting_json(const model::Greeting& g, const std::optional<model::Agent>& agent, bool first_time);
+
+}  // namespace chatctl::rtm

@@ -1,0 +1,587 @@
+#include "rtm/service.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <deque>
+#include <list>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "core/error.hpp"
+#include "engine/engine.hpp"
+#include "engine/people.hpp"
+#include "rtm/actions.hpp"
+#include "rtm/protocol.hpp"
+#include "rtm/pushes.hpp"
+
+namespace chatctl::rtm {
+
+using Clock = std::chrono::steady_clock;
+
+Limits Limits::from(const core::Settings& s) {
+  namespace k = core::keys;
+  Limits l;
+  l.license_id = s.get_int(k::kChatdLicenseId);
+  l.login_timeout = std::chrono::milliseconds(s.get_int(k::kChatdLoginTimeout));
+  l.ping_timeout = std::chrono::milliseconds(s.get_int(k::kChatdPingTimeout));
+  l.request_timeout = std::chrono::milliseconds(s.get_int(k::kChatdRequestTimeout));
+  l.pending_requests = static_cast<std::size_t>(s.get_int(k::kChatdPendingRequests));
+  l.connections_per_customer = static_cast<std::size_t>(s.get_int(k::kChatdConnectionsPerCustomer));
+  l.max_frame_bytes = static_cast<std::size_t>(s.get_int(k::kChatdMaxFrame));
+  l.max_queued_bytes = static_cast<std::size_t>(s.get_int(k::kChatdMaxQueued));
+  l.poll_interval = std::chrono::milliseconds(s.get_int(k::kChatdPoll));
+  return l;
+}
+
+namespace {
+
+// One request waiting for the worker. `answered` is set by whoever answers first: the worker, or
+// the deadline check with request_timeout.
+struct Job {
+  std::shared_ptr<Client> client;
+  std::string frame;
+  Clock::time_point received;
+  std::shared_ptr<std::atomic<bool>> answered;
+  bool logout{false};  // not a request: the customer's last connection closed
+};
+
+// What the worker sends back for one job once its transaction is committed.
+struct Answer {
+  std::string frame;
+  bool error{false};
+  std::string login_customer;  // a login succeeded for this customer
+};
+
+constexpr std::size_t kMaxBatch = 64;
+constexpr double kRequestsPerSecond = 1000;  // per connection; beyond it too_many_requests
+constexpr double kRequestBurst = 1000;
+
+}  // namespace
+
+class Client {
+ public:
+  Client(std::shared_ptr<Sink> s, std::string p) : sink(std::move(s)), peer(std::move(p)) {}
+
+  const std::shared_ptr<Sink> sink;
+  const std::string peer;
+  const Clock::time_point connected{Clock::now()};
+  std::atomic<std::int64_t> last_seen_ns{Clock::now().time_since_epoch().count()};
+  std::atomic<std::size_t> pending{0};
+  std::atomic<bool> closed{false};
+  // Published by the worker after login, read by the follower.
+  std::atomic<bool> logged_in{false};
+  std::atomic<core::Micros> token_expires{0};
+  std::atomic<std::int64_t> token_id{0};
+
+  Session session;  // the worker's alone
+
+  std::mutex mu;  // guards the members below
+  std::string customer_id;
+  std::list<std::pair<Clock::time_point, std::shared_ptr<std::atomic<bool>>>> inflight;  // with request ids below
+  std::list<std::pair<nlohmann::json, std::string>> inflight_ids;                        // (request_id, action)
+  double tokens{kRequestBurst};
+  Clock::time_point refill{Clock::now()};
+};
+
+class Service::Impl {
+ public:
+  Impl(const core::Settings& settings, const core::Clock& clock)
+      : settings_(settings),
+        clock_(clock),
+        limits_(Limits::from(settings)),
+        worker_store_(engine::open_database(settings, clock)),
+        follower_store_(engine::open_database(settings, clock)),
+        actions_(*worker_store_, settings, clock),
+        router_(*follower_store_) {
+    cursor_ = follower_store_->last_event_seq();
+    worker_ = std::thread([this] { work(); });
+    follower_ = std::thread([this] { follow(); });
+  }
+
+  ~Impl() {
+    {
+      std::lock_guard lock(queue_mu_);
+      stop_ = true;
+    }
+    queue_cv_.notify_all();
+    {
+      std::lock_guard lock(follow_mu_);
+      follow_stop_ = true;
+    }
+    follow_cv_.notify_all();
+    worker_.join();
+    follower_.join();
+  }
+
+  const Limits& limits() const { return limits_; }
+
+  std::string check_endpoint(std::string_view target) const {
+    const auto q = target.find('?');
+    const std::string_view path = target.substr(0, q);
+    if (path != "/v3.2/customer/rtm/ws") return "unsupported_version";
+    std::string_view query = q == std::string_view::npos ? std::string_view() : target.substr(q + 1);
+    std::optional<std::int64_t> license;
+    while (!query.empty()) {
+      const auto amp = query.find('&');
+      const auto pair = query.substr(0, amp);
+      if (pair.rfind("license_id=", 0) == 0) {
+        const auto value = pair.substr(11);
+        std::int64_t n = 0;
+        bool ok = !value.empty() && value.size() < 16;
+        for (const char c : value) {
+          ok = ok && c >= '0' && c <= '9';
+          if (ok) n = n * 10 + (c - '0');
+        }
+        if (ok) license = n;
+      }
+      query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+    }
+    if (!license || *license != limits_.license_id) return "license_not_found";
+    return "";
+  }
+
+  std::shared_ptr<Client> connect(std::shared_ptr<Sink> sink, std::string peer) {
+    auto c = std::make_shared<Client>(std::move(sink), std::move(peer));
+    std::lock_guard lock(clients_mu_);
+    all_.insert(c);
+    ++connections_total_;
+    return c;
+  }
+
+  void receive(const std::shared_ptr<Client>& c, std::string frame) {
+    if (c->closed) return;
+    c->last_seen_ns = Clock::now().time_since_epoch().count();
+    ++frames_in_;
+    if (stopping_) {
+      answer_error(*c, frame, ErrorType::service_unavailable);
+      return;
+    }
+    {
+      std::lock_guard lock(c->mu);
+      const auto now = Clock::now();
+      c->tokens = std::min(kRequestBurst,
+                           c->tokens + std::chrono::duration<double>(now - c->refill).count() * kRequestsPerSecond);
+      c->refill = now;
+      if (c->tokens < 1) {
+        answer_error(*c, frame, ErrorType::too_many_requests);
+        return;
+      }
+      c->tokens -= 1;
+    }
+    if (c->pending >= limits_.pending_requests) {
+      answer_error(*c, frame, ErrorType::pending_requests_limit_reached);
+      return;
+    }
+    ++c->pending;
+    Job job{c, std::move(frame), Clock::now(), std::make_shared<std::atomic<bool>>(false)};
+    {
+      std::lock_guard lock(c->mu);
+      nlohmann::json rid;
+      std::string action;
+      try {
+        parse_request(job.frame, rid, action);
+      } catch (const RtmError&) {
+      }
+      c->inflight.emplace_back(job.received, job.answered);
+      c->inflight_ids.emplace_back(rid, action);
+    }
+    {
+      std::lock_guard lock(queue_mu_);
+      queue_.push_back(std::move(job));
+    }
+    queue_cv_.notify_one();
+  }
+
+  void receive_binary(const std::shared_ptr<Client>& c) {
+    c->last_seen_ns = Clock::now().time_since_epoch().count();
+    send(*c, error_frame(nullptr, "", ErrorType::validation, "Wrong format of request: binary frames are not requests"));
+  }
+
+  void pinged(const std::shared_ptr<Client>& c) { c->last_seen_ns = Clock::now().time_since_epoch().count(); }
+
+  void disconnected(const std::shared_ptr<Client>& c) {
+    c->closed = true;
+    {
+      std::lock_guard lock(clients_mu_);
+      all_.erase(c);
+    }
+    unregister(c);
+  }
+
+  void shutdown() {
+    stopping_ = true;
+    std::vector<std::shared_ptr<Client>> clients;
+    {
+      std::lock_guard lock(clients_mu_);
+      clients.assign(all_.begin(), all_.end());
+    }
+    for (const auto& c : clients) disconnect(c, "service_temporarily_unavailable", true);
+  }
+
+  bool ready() {
+    const auto age = Clock::now() - Clock::time_point(Clock::duration(last_poll_ns_.load()));
+    return follower_healthy_ && age < std::chrono::seconds(5);
+  }
+
+  std::string metrics() const {
+    std::string out;
+    auto metric = [&](const char* name, const char* type, const char* help, auto value) {
+      out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" + name + " " +
+             std::to_string(value) + "\n";
+    };
+    std::size_t open = 0;
+    std::size_t logged_in = 0;
+    {
+      std::lock_guard lock(clients_mu_);
+      open = all_.size();
+      for (const auto& c : all_) logged_in += c->logged_in ? 1 : 0;
+    }
+    metric("chatd_rtm_connections", "gauge", "RTM connections open", open);
+    metric("chatd_rtm_customers_logged_in", "gauge", "RTM connections logged in", logged_in);
+    metric("chatd_rtm_connections_total", "counter", "RTM connections accepted", connections_total_.load());
+    metric("chatd_rtm_frames_received_total", "counter", "Text frames received", frames_in_.load());
+    metric("chatd_rtm_requests_total", "counter", "Requests answered", requests_.load());
+    metric("chatd_rtm_request_errors_total", "counter", "Requests answered with an error", request_errors_.load());
+    metric("chatd_rtm_request_timeouts_total", "counter", "Requests answered with request_timeout", timeouts_.load());
+    metric("chatd_rtm_request_seconds_total", "counter", "Time from receiving requests to answering them",
+           static_cast<double>(request_ns_.load()) / 1e9);
+    metric("chatd_rtm_transactions_total", "counter", "Database transactions (each holds a batch of requests)",
+           batches_.load());
+    metric("chatd_rtm_pushes_total", "counter", "Push frames sent", pushes_.load());
+    metric("chatd_rtm_disconnects_total", "counter", "Connections closed by chatd with customer_disconnected",
+           disconnects_.load());
+    metric("chatd_event_log_seq", "gauge", "Last event log sequence number read", cursor_.load());
+    return out;
+  }
+
+ private:
+  void send(Client& c, std::string frame) {
+    if (c.closed) return;
+    c.sink->send(std::move(frame));
+  }
+
+  void disconnect(const std::shared_ptr<Client>& c, std::string_view reason, bool going_away = false) {
+    if (c->closed.exchange(true)) return;
+    ++disconnects_;
+    c->sink->send(disconnect_frame(reason));
+    c->sink->close(going_away);
+    unregister(c);
+  }
+
+  // Takes a closed connection out of its customer's; the customer's last one going marks the
+  // customer off-line.
+  void unregister(const std::shared_ptr<Client>& c) {
+    std::string customer;
+    bool last = false;
+    {
+      std::lock_guard lock(clients_mu_);
+      {
+        std::lock_guard client_lock(c->mu);
+        customer = std::exchange(c->customer_id, std::string());
+      }
+      if (customer.empty()) return;
+      auto it = by_customer_.find(customer);
+      if (it == by_customer_.end() || it->second.erase(c) == 0) return;
+      if (it->second.empty()) {
+        by_customer_.erase(it);
+        last = true;
+      }
+    }
+    if (last && !stopping_) {
+      Job job;
+      job.client = c;
+      job.logout = true;
+      job.frame = customer;
+      {
+        std::lock_guard lock(queue_mu_);
+        queue_.push_back(std::move(job));
+      }
+      queue_cv_.notify_one();
+    }
+  }
+
+  void answer_error(Client& c, std::string_view frame, ErrorType type) {
+    nlohmann::json rid;
+    std::string action;
+    try {
+      parse_request(frame, rid, action);
+    } catch (const RtmError&) {
+    }
+    ++request_errors_;
+    send(c, error_frame(rid, action, type, default_message(type)));
+  }
+
+  // Removes the job's entry from its client's in-flight list.
+  void settle(Client& c, const std::shared_ptr<std::atomic<bool>>& answered) {
+    std::lock_guard lock(c.mu);
+    auto id = c.inflight_ids.begin();
+    for (auto it = c.inflight.begin(); it != c.inflight.end(); ++it, ++id) {
+      if (it->second == answered) {
+        c.inflight.erase(it);
+        c.inflight_ids.erase(id);
+        break;
+      }
+    }
+  }
+
+  // The worker: runs requests in arrival order, a batch of them in one transaction (each in its
+  // own savepoint), then answers them once that transaction is committed.
+  void work() {
+    engine::People people(*worker_store_, settings_, clock_, "chatd");
+    for (;;) {
+      std::vector<Job> batch;
+      {
+        std::unique_lock lock(queue_mu_);
+        queue_cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        while (!queue_.empty() && batch.size() < kMaxBatch) {
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+      }
+      std::vector<Answer> answers(batch.size());
+      bool committed = false;
+      try {
+        store::WriteTransaction tx(*worker_store_);
+        for (std::size_t i = 0; i < batch.size(); ++i) answers[i] = run(batch[i], people);
+        tx.commit();
+        committed = true;
+      } catch (const std::exception& e) {
+        spdlog::error("chatd: a transaction failed: {}", e.what());
+      }
+      ++batches_;
+      const auto now = Clock::now();
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        auto& job = batch[i];
+        if (job.logout) continue;
+        auto& c = *job.client;
+        --c.pending;
+        settle(c, job.answered);
+        if (job.answered->exchange(true)) continue;  // timed out already
+        ++requests_;
+        request_ns_ += std::chrono::duration_cast<std::chrono::nanoseconds>(now - job.received).count();
+        if (!committed) {
+          c.session = Session{};
+          answer_error(c, job.frame, ErrorType::service_unavailable);
+          continue;
+        }
+        if (answers[i].error) ++request_errors_;
+        if (!answers[i].login_customer.empty()) {
+          if (!admit(job.client, answers[i].login_customer)) continue;
+        }
+        send(c, std::move(answers[i].frame));
+      }
+      follow_cv_.notify_one();  // what was just committed is news
+    }
+  }
+
+  Answer run(Job& job, engine::People& people) {
+    Answer a;
+    if (job.logout) {
+      try {
+        store::WriteTransaction tx(*worker_store_);
+        people.set_customer_availability(job.frame, model::CustomerAvailability::offline, false);
+        tx.commit();
+      } catch (const std::exception& e) {
+        spdlog::debug("chatd: marking a customer off-line: {}", e.what());
+      }
+      return a;
+    }
+    auto& c = *job.client;
+    nlohmann::json rid;
+    std::string action;
+    try {
+      const Request r = parse_request(job.frame, rid, action);
+      const bool was_logged_in = c.session.logged_in;
+      Outcome o = actions_.run(c.session, r);
+      a.frame = response_frame(r.request_id, r.action, o.payload);
+      if (!was_logged_in && c.session.logged_in) a.login_customer = c.session.customer_id;
+    } catch (const RtmError& e) {
+      a.error = true;
+      a.frame = error_frame(rid, action, e.type(), e.what());
+    } catch (const std::exception& e) {
+      spdlog::error("chatd: {} from {}: {}", action, c.peer, e.what());
+      a.error = true;
+      a.frame = error_frame(rid, action, ErrorType::internal, default_message(ErrorType::internal));
+    }
+    return a;
+  }
+
+  // Registers a freshly logged-in connection under its customer; false (and a disconnect) when
+  // the customer has too many.
+  bool admit(const std::shared_ptr<Client>& c, const std::string& customer) {
+    {
+      std::lock_guard lock(clients_mu_);
+      auto& set = by_customer_[customer];
+      if (set.size() >= limits_.connections_per_customer) {
+        if (set.empty()) by_customer_.erase(customer);
+      } else {
+        set.insert(c);
+        std::lock_guard clock(c->mu);
+        c->customer_id = customer;
+        c->token_id = c->session.token_id;
+        c->token_expires = c->session.token_expires;
+        c->logged_in = true;
+        return true;
+      }
+    }
+    c->session = Session{};
+    disconnect(c, "too_many_connections");
+    return false;
+  }
+
+  // The follower: reads the event log after what it has seen, turns events into pushes, and
+  // enforces the deadlines (login, ping, request timeout, token expiry).
+  void follow() {
+    auto next_tick = Clock::now();
+    for (;;) {
+      {
+        std::unique_lock lock(follow_mu_);
+        follow_cv_.wait_for(lock, limits_.poll_interval, [&] { return follow_stop_; });
+        if (follow_stop_) return;
+      }
+      try {
+        for (;;) {
+          store::EventFilter f;
+          f.after = cursor_;
+          f.limit = 500;
+          const auto events = follower_store_->list_events(f);
+          for (const auto& e : events) {
+            deliver(router_.route(e));
+            cursor_ = e.seq;
+          }
+          if (events.size() < f.limit) break;
+        }
+        follower_healthy_ = true;
+        last_poll_ns_ = Clock::now().time_since_epoch().count();
+      } catch (const std::exception& e) {
+        if (follower_healthy_) spdlog::error("chatd: reading the event log: {}", e.what());
+        follower_healthy_ = false;
+      }
+      if (Clock::now() >= next_tick) {
+        check_deadlines();
+        next_tick = Clock::now() + std::chrono::milliseconds(100);
+      }
+    }
+  }
+
+  void deliver(const std::vector<Delivery>& deliveries) {
+    for (const auto& d : deliveries) {
+      std::vector<std::shared_ptr<Client>> targets;
+      {
+        std::lock_guard lock(clients_mu_);
+        if (d.customers.empty() && d.token_id != 0) {
+          for (const auto& c : all_) {
+            if (c->logged_in && c->token_id == d.token_id) targets.push_back(c);
+          }
+        }
+        for (const auto& id : d.customers) {
+          auto it = by_customer_.find(id);
+          if (it == by_customer_.end()) continue;
+          targets.insert(targets.end(), it->second.begin(), it->second.end());
+        }
+      }
+      for (const auto& c : targets) {
+        if (!d.disconnect_reason.empty()) {
+          disconnect(c, d.disconnect_reason);
+        } else {
+          ++pushes_;
+          send(*c, d.frame);
+        }
+      }
+    }
+  }
+
+  void check_deadlines() {
+    std::vector<std::shared_ptr<Client>> clients;
+    {
+      std::lock_guard lock(clients_mu_);
+      clients.assign(all_.begin(), all_.end());
+    }
+    const auto now = Clock::now();
+    const auto wall = clock_.now();
+    for (const auto& c : clients) {
+      if (c->closed) continue;
+      if (!c->logged_in) {
+        if (now - c->connected > limits_.login_timeout) disconnect(c, "connection_timeout");
+        continue;
+      }
+      const auto seen = Clock::time_point(Clock::duration(c->last_seen_ns.load()));
+      if (now - seen > limits_.ping_timeout) {
+        disconnect(c, "connection_timeout");
+        continue;
+      }
+      if (c->token_expires > 0 && c->token_expires <= wall) {
+        disconnect(c, "access_token_expired");
+        continue;
+      }
+      std::vector<std::pair<nlohmann::json, std::string>> expired;
+      {
+        std::lock_guard lock(c->mu);
+        auto id = c->inflight_ids.begin();
+        for (auto it = c->inflight.begin(); it != c->inflight.end(); ++it, ++id) {
+          if (now - it->first > limits_.request_timeout && !it->second->exchange(true)) expired.push_back(*id);
+        }
+      }
+      for (const auto& [rid, action] : expired) {
+        ++timeouts_;
+        send(*c, error_frame(rid, action, ErrorType::request_timeout, default_message(ErrorType::request_timeout)));
+      }
+    }
+  }
+
+  const core::Settings& settings_;
+  const core::Clock& clock_;
+  const Limits limits_;
+  std::unique_ptr<store::Store> worker_store_;
+  std::unique_ptr<store::Store> follower_store_;
+  Actions actions_;
+  PushRouter router_;
+
+  std::mutex queue_mu_;  // guards queue_ and stop_
+  std::condition_variable queue_cv_;
+  std::deque<Job> queue_;
+  bool stop_{false};
+
+  std::mutex follow_mu_;  // guards follow_stop_
+  std::condition_variable follow_cv_;
+  bool follow_stop_{false};
+
+  mutable std::mutex clients_mu_;  // guards all_ and by_customer_
+  std::unordered_set<std::shared_ptr<Client>> all_;
+  std::unordered_map<std::string, std::unordered_set<std::shared_ptr<Client>>> by_customer_;
+
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> follower_healthy_{true};
+  std::atomic<std::int64_t> last_poll_ns_{Clock::now().time_since_epoch().count()};
+  std::atomic<std::int64_t> cursor_{0};
+  std::atomic<std::uint64_t> connections_total_{0}, frames_in_{0}, requests_{0}, request_errors_{0}, timeouts_{0},
+      batches_{0}, pushes_{0}, disconnects_{0}, request_ns_{0};
+
+  std::thread worker_;
+  std::thread follower_;
+};
+
+Service::Service(const core::Settings& settings, const core::Clock& clock)
+    : impl_(std::make_unique<Impl>(settings, clock)) {}
+Service::~Service() = default;
+const Limits& Service::limits() const { return impl_->limits(); }
+std::string Service::check_endpoint(std::string_view target) const { return impl_->check_endpoint(target); }
+std::shared_ptr<Client> Service::connect(std::shared_ptr<Sink> sink, std::string peer) {
+  return impl_->connect(std::move(sink), std::move(peer));
+}
+void Service::receive(const std::shared_ptr<Client>& client, std::string frame) {
+  impl_->receive(client, std::move(frame));
+}
+void Service::receive_binary(const std::shared_ptr<Client>& client) { impl_->receive_binary(client); }
+void Service::pinged(const std::shared_ptr<Client>& client) { impl_->pinged(client); }
+void Service::disconnected(const std::shared_ptr<Client>& client) { impl_->disconnected(client); }
+void Service::shutdown() { impl_->shutdown(); }
+bool Service::ready() { return impl_->ready(); }
+std::string Service::metrics() const { return impl_->metrics(); }
+
+}  // namespace chatctl::rtm

@@ -1,0 +1,95 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/clock.hpp"
+#include "core/settings.hpp"
+
+namespace chatctl::rtm {
+
+// Where a connection's outgoing frames go: implemented by the server's websocket session.
+// Thread-safe: the service calls it from its own threads.
+class Sink {
+ public:
+  virtual ~Sink() = default;
+  // Queues one text frame. The sink bounds its queue: when a client does not read, it closes the
+  // connection instead of buffering without limit.
+  virtual void send(std::string text) = 0;
+  // Closes the connection after the frames already queued (websocket close code 1000, or 1001
+  // when the server shuts down). Idempotent.
+  virtual void close(bool going_away) = 0;
+};
+
+// One websocket connection as the protocol sees it. Created by Service::connect; the server
+// passes it back on every call for that connection. Opaque to the server.
+class Client;
+
+// Limits of a chatd, each a setting with a documented default (chatctl(1), config.schema.json).
+struct Limits {
+  std::int64_t license_id{1};
+  std::chrono::milliseconds login_timeout{30'000};
+  std::chrono::milliseconds ping_timeout{30'000};
+  std::chrono::milliseconds request_timeout{15'000};
+  std::size_t pending_requests{10};
+  std::size_t connections_per_customer{16};
+  std::size_t max_frame_bytes{256 * 1024};
+  std::size_t max_queued_bytes{4 * 1024 * 1024};  // per connection, before it is dropped
+  std::chrono::milliseconds poll_interval{20};     // how often the event log is read when idle
+  static Limits from(const core::Settings& settings);
+};
+
+// The Customer Chat RTM API v3.2 over the chat engine (shared/spec/livechat-customer-rtm-api-v3.2.txt):
+// decodes requests, runs actions on the engine, answers, and turns the engine's event log into
+// pushes for every connection of every customer concerned, including events written by other
+// processes (chatctl from a shell, another chatd on the same PostgreSQL database).
+//
+// Threads: the service runs its own worker (requests, in order per connection, each in its own
+// transaction or savepoint) and a follower (event log, pushes, deadlines). Every public method is
+// thread-safe and never throws; errors become RTM errors or disconnects.
+class Service {
+ public:
+  // Opens its own database sessions from `settings`. Throws core::Error when the database cannot
+  // be opened (chatd then exits with that error's code).
+  Service(const core::Settings& settings, const core::Clock& clock);
+  ~Service();
+  Service(const Service&) = delete;
+  Service& operator=(const Service&) = delete;
+
+  const Limits& limits() const;
+
+  // The checks of the websocket endpoint before upgrading: the path must be
+  // /v3.2/customer/rtm/ws and license_id the configured one. Returns "" to accept, else the
+  // customer_disconnected reason (unsupported_version, license_not_found) that the server sends
+  // as the only frame before closing. `target` is the request target with its query string.
+  std::string check_endpoint(std::string_view target) const;
+
+  // A new websocket connection (after the upgrade and check_endpoint); `peer` is for logs.
+  std::shared_ptr<Client> connect(std::shared_ptr<Sink> sink, std::string peer);
+  // A text frame from the client.
+  void receive(const std::shared_ptr<Client>& client, std::string frame);
+  // A binary frame: answered with a validation error.
+  void receive_binary(const std::shared_ptr<Client>& client);
+  // A websocket ping (or pong) control frame: counts as the client's ping.
+  void pinged(const std::shared_ptr<Client>& client);
+  // The connection is gone (closed by either side or failed).
+  void disconnected(const std::shared_ptr<Client>& client);
+
+  // Stops taking requests (service_unavailable), tells every client it goes away and closes them.
+  void shutdown();
+
+  // For /readyz: the database answers and the follower keeps up.
+  bool ready();
+  // For /metrics: Prometheus text exposition of the service's counters and gauges.
+  std::string metrics() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace chatctl::rtm

@@ -1,0 +1,240 @@
+// The RTM service in process (lib/rtm/): every action over the real engine, pushes from the event
+// log (including another session's writes), errors and session rules, on every backend.
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <thread>
+
+#include "core/text.hpp"
+#include "engine/chats.hpp"
+#include "engine/engine.hpp"
+#include "engine/people.hpp"
+#include "rtm/protocol.hpp"
+#include "rtm/service.hpp"
+#include "support/databases.hpp"
+#include "support/rtm_client.hpp"
+
+using namespace chatctl;
+using json = nlohmann::json;
+
+namespace {
+
+struct Fixture {
+  explicit Fixture(const std::string& backend, std::vector<std::pair<std::string, std::string>> extra = {})
+      : db(test::make_test_database(backend)) {
+    extra.emplace_back("database", db->address());
+    settings = core::Settings::defaults(extra);
+    store = engine::open_database(settings, clock);
+    engine::People people(*store, settings, clock, "admin");
+    engine::CustomerFields f;
+    f.id = "cust-1";
+    f.name = "Thomas Anderson";
+    people.add_customer(f, false);
+    token = people.issue_token("cust-1", 3600, false).token;
+    service = std::make_unique<rtm::Service>(settings, clock);
+  }
+  ~Fixture() { service.reset(); }
+
+  engine::People people() { return engine::People(*store, settings, clock, "admin"); }
+  engine::ChatEngine chats() { return engine::ChatEngine(*store, settings, clock, "agent1"); }
+
+  void agent_online() {
+    auto p = people();
+    engine::AgentFields f;
+    f.login = "agent1";
+    f.name = "Agent Smith";
+    f.add_groups = {"users"};
+    p.add_agent(f, false);
+    p.set_agent_availability("agent1", model::AgentAvailability::online, false);
+  }
+
+  std::unique_ptr<test::TestDatabase> db;
+  core::SystemClock clock;
+  core::Settings settings = core::Settings::defaults();
+  std::unique_ptr<store::Store> store;
+  std::string token;
+  std::unique_ptr<rtm::Service> service;
+};
+
+bool ok(const json& r) { return r.is_object() && r.value("success", false); }
+std::string error_type(const json& r) {
+  return r.is_object() && r.contains("payload") && r["payload"].contains("error") ? r["payload"]["error"].value("type", "")
+                                                                                   : "";
+}
+
+}  // namespace
+
+TEST_CASE("rtm: login, start a chat, exchange events with an agent from the shell", "[rtm]") {
+  const auto backend = GENERATE(from_range(test::test_backends()));
+  Fixture fx(backend);
+  test::RtmConnection c(*fx.service);
+
+  CHECK(error_type(c.request("get_customer")) == "authentication");
+  CHECK(error_type(c.request("login", {{"token", "Bearer nope"}})) == "authentication");
+  auto login = c.request("login", {{"token", "Bearer " + fx.token}, {"customer", {{"email", "t.anderson@example.com"}}}});
+  REQUIRE(ok(login));
+  CHECK(login["payload"]["customer"]["id"] == "cust-1");
+  CHECK(login["payload"]["customer"]["email"] == "t.anderson@example.com");
+  CHECK(login["payload"]["customer"]["statistics"]["visits_count"] == 1);
+  CHECK(login["payload"]["has_active_thread"] == false);
+  CHECK(login["payload"]["__priv_dynamic_config"]["online_groups_ids"] == json::array());
+  CHECK(error_type(c.request("login", {{"token", fx.token}})) == "not_allowed");
+
+  // No agent on-line: only a continuous chat may start.
+  CHECK(error_type(c.request("start_chat")) == "groups_offline");
+  fx.agent_online();
+  auto started = c.request("start_chat", {{"chat", {{"properties", {{"ns", {{"k", "v"}}}}},
+                                                    {"thread", {{"events", {{{"type", "message"}, {"text", "hello"}}}}}}}}});
+  REQUIRE(ok(started));
+  const std::string chat_id = started["payload"]["chat_id"];
+  const std::string thread_id = started["payload"]["thread_id"];
+  CHECK(started["payload"]["event_ids"].size() == 1);
+  auto incoming = c.push("incoming_chat");
+  REQUIRE(incoming.is_object());
+  CHECK(incoming["payload"]["chat"]["id"] == chat_id);
+  CHECK(incoming["payload"]["chat"]["thread"]["events"][0]["text"] == "hello");
+  CHECK(incoming["payload"]["chat"]["properties"]["ns"]["k"] == "v");
+
+  // An agent joins and writes from the shell: the customer gets both as pushes.
+  const auto id = *model::parse_rtm_chat_id(chat_id);
+  auto engine = fx.chats();
+  engine::ParticipantSpec agent;
+  agent.chatter_id = "agent1";
+  agent.chatter_name = "Agent Smith";
+  agent.permission = model::PermissionLevel::owner;
+  engine.add_participant(id, agent, false);
+  auto added = c.push("user_added_to_chat");
+  REQUIRE(added.is_object());
+  CHECK(added["payload"]["user"]["id"] == "agent1");
+  engine::NewMessage msg;
+  msg.chatter_id = "agent1";
+  msg.text = "How can I help?";
+  engine.add_message(id, msg, false);
+  auto ev = c.push("incoming_event");
+  REQUIRE(ev.is_object());
+  CHECK(ev["payload"]["event"]["text"] == "How can I help?");
+  CHECK(ev["payload"]["event"]["author_id"] == "agent1");
+  // Internal messages never reach customers.
+  msg.text = "internal note";
+  msg.audience = model::Audience::agents;
+  engine.add_message(id, msg, false);
+  engine.typing(id, "agent1", true);
+  auto typing = c.push("incoming_typing_indicator");
+  REQUIRE(typing.is_object());
+  CHECK(typing["payload"]["typing_indicator"]["is_typing"] == true);
+
+  auto sent = c.request("send_event", {{"chat_id", chat_id}, {"event", {{"type", "message"}, {"text", "thanks"}}}});
+  REQUIRE(ok(sent));
+  auto own = c.push("incoming_event");
+  CHECK(own["payload"]["event"]["id"] == sent["payload"]["event_id"]);
+
+  auto chat = c.request("get_chat", {{"chat_id", chat_id}});
+  REQUIRE(ok(chat));
+  const auto& events = chat["payload"]["thread"]["events"];
+  REQUIRE(events.size() == 3);
+  CHECK(events[1]["text"] == "How can I help?");
+  for (const auto& e : events) CHECK(e.value("text", "") != "internal note");
+
+  // Properties, seen marks.
+  CHECK(ok(c.request("update_thread_properties", {{"chat_id", chat_id}, {"thread_id", thread_id},
+                                                  {"properties", {{"ns", {{"t", 1}}}}}})));
+  CHECK(c.push("thread_properties_updated")["payload"]["properties"]["ns"]["t"] == 1);
+  CHECK(ok(c.request("delete_chat_properties", {{"chat_id", chat_id}, {"properties", {{"ns", {"k"}}}}})));
+  CHECK(c.push("chat_properties_deleted").is_object());
+  CHECK(ok(c.request("mark_events_as_seen", {{"chat_id", chat_id}, {"seen_up_to", "2030-01-01T00:00:00Z"}})) ==
+        true);
+
+  // Deactivate, then activate again: a new thread.
+  CHECK(ok(c.request("deactivate_chat", {{"chat_id", chat_id}})));
+  auto deactivated = c.push("chat_deactivated");
+  REQUIRE(deactivated.is_object());
+  CHECK(deactivated["payload"]["user_id"] == "cust-1");
+  CHECK(error_type(c.request("send_event", {{"chat_id", chat_id}, {"event", {{"type", "message"}, {"text", "x"}}}})) ==
+        "chat_inactive");
+  CHECK(error_type(c.request("deactivate_chat", {{"chat_id", chat_id}})) == "chat_inactive");
+  auto activated = c.request("activate_chat", {{"chat", {{"id", chat_id}}}});
+  REQUIRE(ok(activated));
+  CHECK(activated["payload"]["thread_id"] != thread_id);
+  CHECK(c.push("incoming_chat").is_object());
+  auto threads = c.request("list_threads", {{"chat_id", chat_id}});
+  REQUIRE(ok(threads));
+  CHECK(threads["payload"]["found_threads"] == 2);
+  CHECK(threads["payload"]["threads"][0]["id"] == activated["payload"]["thread_id"]);
+  auto chats = c.request("list_chats");
+  REQUIRE(ok(chats));
+  CHECK(chats["payload"]["total_chats"] == 1);
+  CHECK(chats["payload"]["chats_summary"][0]["last_event_per_type"].contains("message"));
+}
+
+TEST_CASE("rtm: malformed requests get validation errors, and the session survives", "[rtm]") {
+  Fixture fx("sqlite");
+  test::RtmConnection c(*fx.service);
+  for (const std::string bad : {"", "{", "[]", "42", R"({"action":7})", R"({"payload":{}})",
+                                R"({"action":"ping","request_id":5})", R"({"action":"ping","payload":[]})"}) {
+    INFO(bad);
+    c.raw(bad);
+    CHECK(error_type(c.any_response()) == "validation");
+  }
+  CHECK(error_type(c.request("no_such_action")) == "validation");
+  REQUIRE(ok(c.request("login", {{"token", fx.token}})));
+  CHECK(error_type(c.request("send_event", {{"chat_id", "C000000001"}, {"event", {{"type", "message"}}}})) ==
+        "not_found");
+  CHECK(error_type(c.request("list_chats", {{"limit", 26}})) == "validation");
+  CHECK(error_type(c.request("list_chats", {{"page_id", "x"}, {"limit", 2}})) == "validation");
+  CHECK(error_type(c.request("list_threads", {{"chat_id", "C000000001"}, {"limit", 2}, {"min_events_count", 3}})) ==
+        "validation");
+  CHECK(error_type(c.request("update_customer")) == "validation");
+  CHECK(error_type(c.request("list_group_statuses")) == "validation");
+  CHECK(error_type(c.request("get_predicted_agent")) == "group_offline");
+  CHECK(error_type(c.request("accept_greeting", {{"greeting_id", 1}, {"unique_id", "nope"}})) == "greeting_not_found");
+  CHECK(error_type(c.request("get_form", {{"group_id", 99}, {"type", "prechat"}})) == "group_not_found");
+  auto started = c.request("start_chat", {{"continuous", true}});
+  REQUIRE(ok(started));
+  const std::string chat_id = started["payload"]["chat_id"];
+  for (const json& ev : {json{{"type", "file"}}, json{{"type", "file"}, {"url", "ftp://x"}},
+                         json{{"type", "rich_message"}, {"template_id", "nope"}}, json{{"type", "filled_form"}},
+                         json{{"type", "message"}, {"text", std::string(16 * 1024 + 1, 'a')}},
+                         json{{"type", "message"}, {"text", "x"}, {"recipients", "agents"}}, json{{"type", "bogus"}}}) {
+    INFO(ev.dump());
+    CHECK(error_type(c.request("send_event", {{"chat_id", chat_id}, {"event", ev}})) == "validation");
+  }
+  CHECK(ok(c.request("ping")));
+}
+
+TEST_CASE("rtm: endpoint checks, pending limit, connection limit, bans and revoked tokens", "[rtm]") {
+  Fixture fx("sqlite", {{"chatd_connections_per_customer", "1"}});
+  CHECK(fx.service->check_endpoint("/v3.2/customer/rtm/ws?license_id=1").empty());
+  CHECK(fx.service->check_endpoint("/v3.1/customer/rtm/ws?license_id=1") == "unsupported_version");
+  CHECK(fx.service->check_endpoint("/v3.2/customer/rtm/ws?license_id=2") == "license_not_found");
+  CHECK(fx.service->check_endpoint("/v3.2/customer/rtm/ws") == "license_not_found");
+
+  test::RtmConnection a(*fx.service);
+  REQUIRE(ok(a.request("login", {{"token", fx.token}})));
+  test::RtmConnection b(*fx.service);
+  b.raw(json{{"action", "login"}, {"payload", {{"token", fx.token}}}}.dump());
+  auto refused = b.push("customer_disconnected");
+  CHECK(refused["payload"]["reason"] == "too_many_connections");
+
+  auto p = fx.people();
+  engine::CustomerFields ban;
+  ban.banned = true;
+  p.update_customer("cust-1", ban, false);
+  CHECK(a.push("customer_disconnected")["payload"]["reason"] == "customer_banned");
+  CHECK(a.sink().closed());
+  test::RtmConnection c(*fx.service);
+  CHECK(error_type(c.request("login", {{"token", fx.token}})) == "customer_banned");
+  ban.banned = false;
+  p.update_customer("cust-1", ban, false);
+  REQUIRE(ok(c.request("login", {{"token", fx.token}})));
+  p.revoke_tokens(0, std::string("cust-1"), false);
+  CHECK(c.push("customer_disconnected")["payload"]["reason"] == "access_token_expired");
+}
+
+TEST_CASE("rtm: deadlines close silent connections", "[rtm]") {
+  Fixture fx("sqlite", {{"chatd_login_timeout_ms", "200"}, {"chatd_ping_timeout_ms", "300"}});
+  test::RtmConnection idle(*fx.service);
+  CHECK(idle.push("customer_disconnected", std::chrono::seconds(3))["payload"]["reason"] == "connection_timeout");
+  test::RtmConnection quiet(*fx.service);
+  REQUIRE(ok(quiet.request("login", {{"token", fx.token}})));
+  CHECK(quiet.push("customer_disconnected", std::chrono::seconds(3))["payload"]["reason"] == "connection_timeout");
+}
