@@ -2,15 +2,15 @@
 
 _chatctl_subcommands() {
   case "$1" in
-    "") echo "channel chat participant message invite flag agent customer cleanup export import webhook events db config completion version" ;;
+    "") echo "channel chat participant message invite flag agent customer cleanup export import token webhook events db config completion version" ;;
     "agent") echo "add list show update availability seen available" ;;
     "agent availability") echo "offline unavailable away online 0 1 2 3" ;;
     "channel") echo "add list show update deactivate activate delete apply diff" ;;
-    "chat") echo "add list show status move delete customer-id permission agent-to-agent" ;;
+    "chat") echo "add list show status move typing delete customer-id permission agent-to-agent" ;;
     "chat status") echo "request active closed" ;;
     "completion") echo "bash zsh fish json" ;;
     "config") echo "show" ;;
-    "customer") echo "add list show update availability seen" ;;
+    "customer") echo "add list show update availability greet seen" ;;
     "customer availability") echo "offline away online 0 2 3" ;;
     "db") echo "migrate status" ;;
     "events") echo "list follow" ;;
@@ -19,6 +19,7 @@ _chatctl_subcommands() {
     "message") echo "add show list" ;;
     "participant") echo "add update permission remove list check contributors customer-present number" ;;
     "participant permission") echo "Participant Observer" ;;
+    "token") echo "issue list revoke" ;;
     "webhook") echo "add list show update remove reset queue test deliver" ;;
   esac
 }
@@ -54,6 +55,7 @@ _chatctl_options() {
     "chat permission") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
     "chat show") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
     "chat status") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --dry-run" ;;
+    "chat typing") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --agent --stop" ;;
     "cleanup") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --closed --old --older-than --batch-size --dry-run" ;;
     "completion") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
     "config") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
@@ -61,10 +63,11 @@ _chatctl_options() {
     "customer") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
     "customer add") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --name --email --kind --dry-run" ;;
     "customer availability") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --dry-run" ;;
+    "customer greet") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --agent --text --greeting-id --addon --dry-run" ;;
     "customer list") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --kind --online" ;;
     "customer seen") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --dry-run" ;;
     "customer show") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
-    "customer update") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --name --email --kind --dry-run" ;;
+    "customer update") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --name --email --kind --banned --dry-run" ;;
     "db") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
     "db migrate") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --dry-run" ;;
     "db status") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
@@ -96,6 +99,10 @@ _chatctl_options() {
     "participant permission") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --as --dry-run" ;;
     "participant remove") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --type --all --yes --dry-run" ;;
     "participant update") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --type --active --monitoring --permission --dry-run" ;;
+    "token") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
+    "token issue") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --customer --ttl --dry-run" ;;
+    "token list") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --customer" ;;
+    "token revoke") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --customer --dry-run" ;;
     "version") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
     "webhook") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
     "webhook add") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --url --event --secret-file --stopped --dry-run" ;;
@@ -112,7 +119,7 @@ _chatctl_options() {
 
 _chatctl_takes_value() {
   case "$1" in
-    --active|--add-group|--after|--as|--batch-size|--by|--channel|--chat|--chatter-active|--chatter-id|--chatter-type|--comment|--config|--db|--email|--event|--file|--from|--group|--interval|--key|--key-not|--kind|--limit|--log-level|--login|--message|--monitoring|--name|--offset|--older-than|--output|--permission|--remove-group|--requester-id|--requester-name|--requester-type|--secret-file|--set|--since|--state|--status|--target-type|--through|--ticket|--type|--until|--url|--user|--validity|--value|--value-not|-f|-o) return 0 ;;
+    --active|--add-group|--addon|--after|--agent|--as|--banned|--batch-size|--by|--channel|--chat|--chatter-active|--chatter-id|--chatter-type|--comment|--config|--customer|--db|--email|--event|--file|--from|--greeting-id|--group|--interval|--key|--key-not|--kind|--limit|--log-level|--login|--message|--monitoring|--name|--offset|--older-than|--output|--permission|--remove-group|--requester-id|--requester-name|--requester-type|--secret-file|--set|--since|--state|--status|--target-type|--text|--through|--ticket|--ttl|--type|--until|--url|--user|--validity|--value|--value-not|-f|-o) return 0 ;;
   esac
   return 1
 }

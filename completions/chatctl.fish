@@ -14,6 +14,7 @@ function __chatctl_subcommands
       echo cleanup
       echo export
       echo import
+      echo token
       echo webhook
       echo events
       echo db
@@ -53,6 +54,7 @@ function __chatctl_subcommands
       echo show
       echo status
       echo move
+      echo typing
       echo delete
       echo customer-id
       echo permission
@@ -74,6 +76,7 @@ function __chatctl_subcommands
       echo show
       echo update
       echo availability
+      echo greet
       echo seen
     case 'customer availability'
       echo offline
@@ -114,6 +117,10 @@ function __chatctl_subcommands
     case 'participant permission'
       echo Participant
       echo Observer
+    case 'token'
+      echo issue
+      echo list
+      echo revoke
     case 'webhook'
       echo add
       echo list
@@ -658,6 +665,24 @@ function __chatctl_options
       echo -- -h
       echo -- --help-all
       echo -- --dry-run
+    case 'chat typing'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --agent
+      echo -- --stop
     case 'cleanup'
       echo -- --help
       echo -- -h
@@ -781,6 +806,27 @@ function __chatctl_options
       echo -- -h
       echo -- --help-all
       echo -- --dry-run
+    case 'customer greet'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --agent
+      echo -- --text
+      echo -- --greeting-id
+      echo -- --addon
+      echo -- --dry-run
     case 'customer list'
       echo -- --help
       echo -- -h
@@ -851,6 +897,7 @@ function __chatctl_options
       echo -- --name
       echo -- --email
       echo -- --kind
+      echo -- --banned
       echo -- --dry-run
     case 'db'
       echo -- --help
@@ -1424,6 +1471,76 @@ function __chatctl_options
       echo -- --monitoring
       echo -- --permission
       echo -- --dry-run
+    case 'token'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+    case 'token issue'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --customer
+      echo -- --ttl
+      echo -- --dry-run
+    case 'token list'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --customer
+    case 'token revoke'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --customer
+      echo -- --dry-run
     case 'version'
       echo -- --help
       echo -- -h
@@ -1702,7 +1819,7 @@ function __chatctl_choices
   end
 end
 
-set -g __chatctl_valued --active --add-group --after --as --batch-size --by --channel --chat --chatter-active --chatter-id --chatter-type --comment --config --db --email --event --file --from --group --interval --key --key-not --kind --limit --log-level --login --message --monitoring --name --offset --older-than --output --permission --remove-group --requester-id --requester-name --requester-type --secret-file --set --since --state --status --target-type --through --ticket --type --until --url --user --validity --value --value-not -f -o
+set -g __chatctl_valued --active --add-group --addon --after --agent --as --banned --batch-size --by --channel --chat --chatter-active --chatter-id --chatter-type --comment --config --customer --db --email --event --file --from --greeting-id --group --interval --key --key-not --kind --limit --log-level --login --message --monitoring --name --offset --older-than --output --permission --remove-group --requester-id --requester-name --requester-type --secret-file --set --since --state --status --target-type --text --through --ticket --ttl --type --until --url --user --validity --value --value-not -f -o
 set -g __chatctl_files --config --file --secret-file -f
 
 function __chatctl_complete

@@ -359,13 +359,13 @@ void People::count_customer(std::string_view id, std::string_view counter) {
   const auto k = std::string(counter);
   stats[k] = (stats.contains(k) && stats[k].is_number_integer() ? stats[k].get<std::int64_t>() : 0) + 1;
   c.profile = profile.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-  c.last_seen = clock_.now();
   store_.update_customer(c);
   tx.commit();
 }
 
 IssuedToken People::issue_token(std::string_view customer_id, std::int64_t ttl_s, bool dry_run) {
-  if (ttl_s <= 0) throw Error(ErrorKind::data, "a token's lifetime must be positive");
+  constexpr std::int64_t kMaxTtl = 10LL * 365 * 86400;
+  if (ttl_s <= 0 || ttl_s > kMaxTtl) throw Error(ErrorKind::data, "a token's lifetime must be 1 second to 10 years");
   store::WriteTransaction tx(store_);
   const model::Customer c = customer(customer_id);
   IssuedToken out;

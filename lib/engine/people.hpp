@@ -75,12 +75,12 @@ class People {
   model::Customer touch_customer(std::string_view id, bool dry_run = false);
   model::CustomerAvailability effective_availability(const model::Customer& customer) const;
   std::vector<model::Customer> online_customers(const std::optional<model::CustomerKind>& kind);
-  // Increments a counter of the customer's RTM statistics (visits_count, ...) and marks it seen,
-  // without logging an event (statistics are not news to anyone).
+  // Increments a counter of the customer's RTM statistics (visits_count, ...), without logging an
+  // event (statistics are not news to anyone).
   void count_customer(std::string_view id, std::string_view counter);
 
   // Customer access tokens for chatd. issue_token returns the token once; only its SHA-256 is
-  // stored. `ttl_s` must be positive. Logs TokenIssue / TokenRevoke (without the token).
+  // stored. `ttl_s` is 1 s to 10 years. Logs TokenIssue / TokenRevoke (without the token).
   IssuedToken issue_token(std::string_view customer_id, std::int64_t ttl_s, bool dry_run);
   std::vector<model::CustomerToken> tokens(const std::optional<std::string>& customer_id);
   // Revokes one token by id, or (id 0) every token of the customer; returns how many.

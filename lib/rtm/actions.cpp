@@ -409,10 +409,15 @@ Outcome Actions::run(Session& session, const Request& r) {
       model::CustomerToken token_record;
       switch (ctx.people_.check_token(token, &c, &token_record)) {
         case engine::People::TokenCheck::unknown: throw RtmError(ErrorType::authentication, "Invalid access token");
-        case engine::People::TokenCheck::expired: throw RtmError(ErrorType::authentication, "Access token expired");
+        case engine::People::TokenCheck::expired:
+          session.disconnect_reason = "access_token_expired";
+          throw RtmError(ErrorType::authentication, "Access token expired");
         case engine::People::TokenCheck::valid: break;
       }
-      if (c.banned) throw RtmError(ErrorType::customer_banned);
+      if (c.banned) {
+        session.disconnect_reason = "customer_banned";
+        throw RtmError(ErrorType::customer_banned);
+      }
       std::int64_t group = 0;
       if (auto g = int_of(p, "group_id", 0, INT32_MAX)) group = *g;
       ctx.channel(group, c);

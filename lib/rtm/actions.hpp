@@ -21,6 +21,9 @@ struct Session {
   std::int64_t token_id{0};
   core::Micros token_expires{0};
   std::int64_t group{0};  // the group given at login (start_chat's default)
+  // Set by a failed login that ends the connection (access_token_expired, customer_banned):
+  // the answer goes out, then the disconnect.
+  std::string disconnect_reason{};
 };
 
 // The result of an action: the response payload and, for login, who logged in.

@@ -374,6 +374,7 @@ class Service::Impl {
           if (!admit(job.client, answers[i].login_customer)) continue;
         }
         send(c, std::move(answers[i].frame));
+        if (!c.session.disconnect_reason.empty()) disconnect(job.client, std::exchange(c.session.disconnect_reason, {}));
       }
       follow_cv_.notify_one();  // what was just committed is news
     }

@@ -221,13 +221,23 @@ TEST_CASE("rtm: endpoint checks, pending limit, connection limit, bans and revok
   p.update_customer("cust-1", ban, false);
   CHECK(a.push("customer_disconnected")["payload"]["reason"] == "customer_banned");
   CHECK(a.sink().closed());
-  test::RtmConnection c(*fx.service);
-  CHECK(error_type(c.request("login", {{"token", fx.token}})) == "customer_banned");
+  test::RtmConnection banned(*fx.service);
+  CHECK(error_type(banned.request("login", {{"token", fx.token}})) == "customer_banned");
+  CHECK(banned.push("customer_disconnected")["payload"]["reason"] == "customer_banned");
+  CHECK(banned.sink().closed());
   ban.banned = false;
   p.update_customer("cust-1", ban, false);
+  test::RtmConnection c(*fx.service);
   REQUIRE(ok(c.request("login", {{"token", fx.token}})));
   p.revoke_tokens(0, std::string("cust-1"), false);
   CHECK(c.push("customer_disconnected")["payload"]["reason"] == "access_token_expired");
+
+  // An expired token: the login fails and the client is told to get a new one.
+  const auto short_lived = p.issue_token("cust-1", 1, false).token;
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  test::RtmConnection late(*fx.service);
+  CHECK(error_type(late.request("login", {{"token", short_lived}})) == "authentication");
+  CHECK(late.push("customer_disconnected")["payload"]["reason"] == "access_token_expired");
 }
 
 TEST_CASE("rtm: deadlines close silent connections", "[rtm]") {
