@@ -20,8 +20,10 @@ void register_customer(CLI::App& app, Context& ctx);
 void register_cleanup(CLI::App& app, Context& ctx);
 void register_export(CLI::App& app, Context& ctx);
 void register_import(CLI::App& app, Context& ctx);
+void register_chatd(CLI::App& app, Context& ctx);
 void register_webhook(CLI::App& app, Context& ctx);
 void register_token(CLI::App& app, Context& ctx);
+void register_replay(CLI::App& app, Context& ctx);
 void register_db(CLI::App& app, Context& ctx);
 void register_events(CLI::App& app, Context& ctx);
 void register_config(CLI::App& app, Context& ctx);
@@ -49,6 +51,8 @@ inline constexpr CommandGroup kCommandGroups[] = {
     {"export", "Write chats as RTM Chat JSON", register_export, Needs::store},
     {"import", "Re-create chats from an export", register_import, Needs::store},
     {"token", "Customers' access tokens for chatd", register_token, Needs::store},
+    {"replay", "Replay RTM protocol fixtures against chatd (for CI)", register_replay, Needs::store},
+    {"chatd", "Serve the Customer Chat RTM API v3.2 over websocket", register_chatd, Needs::store},
     {"webhook", "Signed chatsession.* webhooks, delivered at least once", register_webhook, Needs::store},
     {"events", "Show and follow the event log", register_events, Needs::store},
     {"db", "Manage the database schema", register_db, Needs::store},

@@ -296,8 +296,16 @@ model::Customer People::update_customer(std::string_view id, const CustomerField
                                           : nlohmann::json::object();
   const bool page_only = c.name == before.name && c.email == before.email && c.kind == before.kind &&
                          c.banned == before.banned && patch.size() == 1 && patch.contains("page");
+  auto payload = customer_json(c);
+  nlohmann::json changes = nlohmann::json::array();
+  if (c.name != before.name) changes.push_back("name");
+  if (c.email != before.email) changes.push_back("email");
+  if (c.kind != before.kind) changes.push_back("kind");
+  if (c.banned != before.banned) changes.push_back("banned");
+  if (c.profile != before.profile) changes.push_back("profile");
+  payload["changes"] = changes;
   log(page_only ? "CustomerPageUpdate" : "CustomerUpdate",
-      customer_json(c).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+      payload.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   tx.commit();
   return c;
 }
@@ -322,7 +330,11 @@ model::Customer People::set_customer_availability(std::string_view id, model::Cu
   if (changed) c.change_time = c.last_seen;
   if (dry_run) return c;
   store_.update_customer(c);
-  if (changed) log("CustomerUpdate", customer_json(c).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  if (changed) {
+    auto payload = customer_json(c);
+    payload["changes"] = {"availability"};
+    log("CustomerUpdate", payload.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  }
   tx.commit();
   return c;
 }

@@ -708,10 +708,11 @@ Outcome Actions::run(Session& session, const Request& r) {
       ctx.chats_.set_status(v.chat.id, model::ChatStatus::closed, false);
     } else if (action == "send_event") {
       const auto c = ctx.customer();
-      const auto v = ctx.chat(p, c);
+      string_of(p, "chat_id", true, 64);
       const json* ev = object_of(p, "event", true);
       auto n = new_event(*ev, c);
       const bool attach = bool_of(p, "attach_to_last_thread").value_or(false);
+      const auto v = ctx.chat(p, c);
       if (!v.active() && !attach) throw RtmError(ErrorType::chat_inactive);
       const auto m = ctx.chats_.add_message(v.chat.id, n, false);
       ctx.chats_.mark_seen(v.chat.id, chatter_type_of(c), c.id, m.create_time);

@@ -55,7 +55,11 @@ std::vector<Delivery> PushRouter::route(const store::EventRecord& e) {
     if (c->banned) {
       out.push_back({{id}, "", "customer_banned", 0});
     } else if (e.type == "CustomerUpdate") {
-      push({id}, "customer_updated", {{"customer", customer_json(*c)}});
+      // Availability is not part of the RTM customer: a change of it alone is no news to the client.
+      const auto changes = payload.value("changes", json::array());
+      const bool visible = !changes.is_array() || changes.empty() ||
+                           std::any_of(changes.begin(), changes.end(), [](const json& ch) { return ch != "availability"; });
+      if (visible) push({id}, "customer_updated", {{"customer", customer_json(*c)}});
     } else {
       const auto profile = properties_json(c->profile);
       const json page = profile.contains("page") ? profile["page"] : json::object();

@@ -212,6 +212,14 @@ class Service::Impl {
     unregister(c);
   }
 
+  void notify() {
+    {
+      std::lock_guard lock(follow_mu_);
+      follow_wake_ = true;
+    }
+    follow_cv_.notify_one();
+  }
+
   void shutdown() {
     stopping_ = true;
     std::vector<std::shared_ptr<Client>> clients;
@@ -376,7 +384,7 @@ class Service::Impl {
         send(c, std::move(answers[i].frame));
         if (!c.session.disconnect_reason.empty()) disconnect(job.client, std::exchange(c.session.disconnect_reason, {}));
       }
-      follow_cv_.notify_one();  // what was just committed is news
+      notify();  // what was just committed is news
     }
   }
 
@@ -442,8 +450,9 @@ class Service::Impl {
     for (;;) {
       {
         std::unique_lock lock(follow_mu_);
-        follow_cv_.wait_for(lock, limits_.poll_interval, [&] { return follow_stop_; });
+        follow_cv_.wait_for(lock, limits_.poll_interval, [&] { return follow_stop_ || follow_wake_; });
         if (follow_stop_) return;
+        follow_wake_ = false;
       }
       try {
         for (;;) {
@@ -548,9 +557,10 @@ class Service::Impl {
   std::deque<Job> queue_;
   bool stop_{false};
 
-  std::mutex follow_mu_;  // guards follow_stop_
+  std::mutex follow_mu_;  // guards follow_stop_ and follow_wake_
   std::condition_variable follow_cv_;
   bool follow_stop_{false};
+  bool follow_wake_{false};  // something was committed: read the log now
 
   mutable std::mutex clients_mu_;  // guards all_ and by_customer_
   std::unordered_set<std::shared_ptr<Client>> all_;
@@ -582,6 +592,7 @@ void Service::receive_binary(const std::shared_ptr<Client>& client) { impl_->rec
 void Service::pinged(const std::shared_ptr<Client>& client) { impl_->pinged(client); }
 void Service::disconnected(const std::shared_ptr<Client>& client) { impl_->disconnected(client); }
 void Service::shutdown() { impl_->shutdown(); }
+void Service::notify() { impl_->notify(); }
 bool Service::ready() { return impl_->ready(); }
 std::string Service::metrics() const { return impl_->metrics(); }
 

@@ -79,6 +79,10 @@ class Service {
   // The connection is gone (closed by either side or failed).
   void disconnected(const std::shared_ptr<Client>& client);
 
+  // Something was committed to the event log by this process outside the service (an in-process
+  // writer): read it now rather than at the next poll.
+  void notify();
+
   // Stops taking requests (service_unavailable), tells every client it goes away and closes them.
   void shutdown();
 

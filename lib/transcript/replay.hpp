@@ -1,0 +1,78 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "core/clock.hpp"
+#include "core/settings.hpp"
+#include "store/store.hpp"
+#include "transcript/fixture.hpp"
+
+namespace chatctl::transcript {
+
+// One client connection a fixture speaks through.
+class ReplayConnection {
+ public:
+  virtual ~ReplayConnection() = default;
+  virtual void send(const std::string& frame) = 0;
+  // The next frame, or nullopt when none came within `timeout` or the connection is closed.
+  virtual std::optional<std::string> receive(std::chrono::milliseconds timeout) = 0;
+  virtual bool closed() = 0;
+  virtual void close() = 0;
+};
+
+// Where a fixture runs: the database its set-up and agent actions write to, and connections to
+// the chatd serving that database.
+class ReplayTarget {
+ public:
+  virtual ~ReplayTarget() = default;
+  virtual store::Store& store() = 0;
+  virtual const core::Settings& settings() = 0;
+  virtual std::unique_ptr<ReplayConnection> connect() = 0;
+  // Agent actions were just committed (in process: the service reads them at once).
+  virtual void written() {}
+};
+
+// Makes a target per fixture: in process, a fresh database (a copy of one migrated once) with the
+// real rtm::Service and no sockets.
+class InProcess {
+ public:
+  explicit InProcess(const core::Clock& clock);
+  ~InProcess();
+  std::unique_ptr<ReplayTarget> make();
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+// A target over the network: the chatd at `url` (ws://host:port), whose database is the one
+// `settings` names (set-up and agent actions go there; names that exist are reused).
+std::unique_ptr<ReplayTarget> url_target(const std::string& url, const core::Settings& settings,
+                                         const core::Clock& clock);
+
+struct ReplayResult {
+  std::string file;
+  std::string name;
+  bool passed{false};
+  std::size_t failed_step{0};  // 0: none, or the fixture could not start
+  std::string failure;         // one line
+  std::string diff;            // expected against received, several lines
+  std::size_t exchanges{0};    // frames sent and messages matched
+  double seconds{0};
+};
+
+// Runs one fixture on `target`. Never throws for what a fixture or a server does: a failure is
+// in the result. `timeout` overrides the fixture's per-step timeouts when set.
+ReplayResult run_fixture(const Fixture& fixture, ReplayTarget& target, const core::Clock& clock,
+                         std::optional<std::chrono::milliseconds> timeout);
+
+// Reports: TAP version 13, and JUnit XML (one testsuite, a testcase per fixture).
+void write_tap(std::ostream& out, const std::vector<ReplayResult>& results);
+void write_junit(std::ostream& out, const std::vector<ReplayResult>& results);
+
+}  // namespace chatctl::transcript

@@ -1,0 +1,250 @@
+"""chatd end to end: the real binary on an ephemeral port, a websocket client (python3-websockets)
+speaking the Customer Chat RTM API v3.2, and agents acting from the shell; on SQLite and on
+PostgreSQL, and with two chatd processes sharing one PostgreSQL database."""
+import asyncio
+import json
+import urllib.error
+import urllib.request
+
+import pytest
+import websockets
+
+from rtm import Chatd, Rtm, run
+
+
+def setup_people(cli, customers=("cust-1",)):
+    cli.ok("agent", "add", "agent1", "--name", "Agent Smith", "--group", "users")
+    cli.ok("agent", "availability", "agent1", "online")
+    tokens = {}
+    for c in customers:
+        cli.ok("customer", "add", c, "--name", f"Customer {c}")
+        tokens[c] = cli.ok("token", "issue", "--customer", c).out.strip()
+    return tokens
+
+
+def chat_number(rtm_id):
+    return str(int(rtm_id[1:], 36))
+
+
+@pytest.fixture
+def chatd(cli, tmp_path):
+    servers = []
+
+    def start(*extra, name="chatd"):
+        s = Chatd(cli, tmp_path, *extra, name=name)
+        servers.append(s)
+        return s
+
+    yield start
+    for s in servers:
+        code = s.stop()
+        assert code == 0, s.output()
+
+
+def test_a_whole_conversation(cli, chatd):
+    tokens = setup_people(cli)
+    server = chatd()
+
+    async def scenario():
+        c = await Rtm.connect(server.url())
+        login = await c.ok("login", {"token": "Bearer " + tokens["cust-1"],
+                                     "customer_page": {"url": "https://shop.example.com/", "title": "Shop"}})
+        assert login["customer"]["id"] == "cust-1"
+        assert login["customer"]["statistics"]["visits_count"] == 1
+        assert login["has_active_thread"] is False
+        assert login["__priv_dynamic_config"]["online_groups_ids"] == [0]
+        assert (await c.push("customer_page_updated"))["url"] == "https://shop.example.com/"
+
+        started = await c.ok("start_chat", {"chat": {"thread": {"events": [{"type": "message", "text": "Hi"}]}}})
+        chat_id, thread_id = started["chat_id"], started["thread_id"]
+        incoming = await c.push("incoming_chat")
+        assert incoming["chat"]["thread"]["events"][0]["text"] == "Hi"
+        number = chat_number(chat_id)
+
+        # The agent joins and answers from the shell.
+        cli.ok("participant", "add", number, "agent1", "--name", "Agent Smith", "--permission", "Owner")
+        assert (await c.push("user_added_to_chat"))["user"]["id"] == "agent1"
+        cli.ok("chat", "typing", number, "--agent", "agent1")
+        assert (await c.push("incoming_typing_indicator"))["typing_indicator"]["author_id"] == "agent1"
+        cli.ok("message", "add", number, "Hello, how can I help?", "--from", "agent1")
+        ev = await c.push("incoming_event")
+        assert ev["chat_id"] == chat_id and ev["event"]["text"] == "Hello, how can I help?"
+        cli.ok("message", "add", number, "note for agents", "--from", "agent1", "--internal")
+
+        sent = await c.ok("send_event", {"chat_id": chat_id, "event": {"type": "message", "text": "My order"}})
+        assert (await c.push("incoming_event"))["event"]["id"] == sent["event_id"]
+        shell = cli.ok("message", "list", number, "-o", "json").json()
+        assert [m["text"] for m in shell][-1] == "My order"
+
+        await c.ok("update_chat_properties", {"chat_id": chat_id, "properties": {"ns": {"p": "v"}}})
+        assert (await c.push("chat_properties_updated"))["properties"] == {"ns": {"p": "v"}}
+        await c.ok("update_event_properties", {"chat_id": chat_id, "thread_id": thread_id, "event_id": sent["event_id"],
+                                               "properties": {"ns": {"e": 1}}})
+        assert (await c.push("event_properties_updated"))["event_id"] == sent["event_id"]
+        chat = await c.ok("get_chat", {"chat_id": chat_id})
+        assert [e["text"] for e in chat["thread"]["events"]] == ["Hi", "Hello, how can I help?", "My order"]
+        assert chat["properties"] == {"ns": {"p": "v"}}
+
+        # The agent closes the chat from the shell; the customer re-activates it.
+        cli.ok("chat", "status", number, "closed")
+        assert (await c.push("chat_deactivated"))["chat_id"] == chat_id
+        assert await c.error("send_event", {"chat_id": chat_id, "event": {"type": "message", "text": "x"}}) == "chat_inactive"
+        again = await c.ok("activate_chat", {"chat": {"id": chat_id}})
+        assert again["thread_id"] != thread_id
+        await c.push("incoming_chat")
+        await c.ok("deactivate_chat", {"chat_id": chat_id})
+        await c.push("chat_deactivated")
+        threads = await c.ok("list_threads", {"chat_id": chat_id, "limit": 1})
+        assert threads["found_threads"] == 2 and "next_page_id" in threads
+        older = await c.ok("list_threads", {"chat_id": chat_id, "page_id": threads["next_page_id"]})
+        assert older["threads"][0]["id"] == thread_id and "previous_page_id" in older
+
+        # Paging over chats.
+        for _ in range(2):
+            await c.ok("start_chat", {"continuous": True})
+        page = await c.ok("list_chats", {"limit": 2})
+        assert page["total_chats"] == 3 and len(page["chats_summary"]) == 2
+        rest = await c.ok("list_chats", {"page_id": page["next_page_id"]})
+        assert len(rest["chats_summary"]) == 1
+        assert rest["chats_summary"][0]["id"] == chat_id
+        assert await c.error("list_chats", {"page_id": page["next_page_id"], "limit": 2}) == "validation"
+
+        # Customer data.
+        await c.ok("update_customer", {"name": "Thomas Anderson", "session_fields": [{"plan": "gold"}]})
+        assert (await c.push("customer_updated"))["customer"]["name"] == "Thomas Anderson"
+        await c.ok("update_customer_page", {"url": "https://shop.example.com/cart", "title": "Cart"})
+        assert (await c.push("customer_page_updated"))["url"] == "https://shop.example.com/cart"
+        assert (await c.ok("get_customer"))["session_fields"] == [{"plan": "gold"}]
+        statuses = await c.ok("list_group_statuses", {"all": True})
+        assert statuses["groups_status"] == {"0": "online"}
+        assert (await c.ok("get_predicted_agent"))["id"] == "agent1"
+
+        # A greeting from the shell.
+        cli.ok("customer", "greet", "cust-1", "--agent", "agent1", "--text", "Need help?")
+        greeting = await c.push("incoming_greeting")
+        await c.ok("accept_greeting", {"greeting_id": greeting["id"], "unique_id": greeting["unique_id"]})
+        await c.push("greeting_accepted")
+        assert await c.error("cancel_greeting", {"unique_id": greeting["unique_id"]}) == "greeting_not_found"
+        await c.close()
+
+    run(scenario())
+
+
+def test_pushes_reach_every_connection_and_other_processes(cli, chatd, backend):
+    tokens = setup_people(cli)
+    first = chatd(name="a")
+    # Two chatd processes on one database see each other's events (PostgreSQL: two hosts in real life).
+    second = chatd(name="b") if backend == "postgresql" else first
+
+    async def scenario():
+        a = await Rtm.connect(first.url())
+        b = await Rtm.connect(second.url())
+        await a.ok("login", {"token": tokens["cust-1"]})
+        await b.ok("login", {"token": tokens["cust-1"]})
+        started = await a.ok("start_chat", {"continuous": True})
+        await b.push("incoming_chat")
+        sent = await a.ok("send_event", {"chat_id": started["chat_id"], "event": {"type": "message", "text": "one"}})
+        for conn in (a, b):
+            assert (await conn.push("incoming_event"))["event"]["id"] == sent["event_id"]
+        cli.ok("message", "add", chat_number(started["chat_id"]), "from the shell", "--from", "cust-1", "--type", "Customer")
+        for conn in (a, b):
+            assert (await conn.push("incoming_event"))["event"]["text"] == "from the shell"
+        await a.close()
+        await b.close()
+
+    run(scenario())
+
+
+def test_bad_input_gets_errors_or_documented_disconnects(cli, chatd):
+    tokens = setup_people(cli)
+    server = chatd("--set", "chatd_max_frame_bytes=65536")
+
+    async def scenario():
+        for path, reason in (("/v3.1/customer/rtm/ws?license_id=1", "unsupported_version"),
+                             ("/v3.2/customer/rtm/ws?license_id=7", "license_not_found"),
+                             ("/v3.2/customer/rtm/ws", "license_not_found")):
+            ws = await websockets.connect(server.url(path))
+            frame = json.loads(await asyncio.wait_for(ws.recv(), 5))
+            assert frame["action"] == "customer_disconnected" and frame["payload"]["reason"] == reason
+            with pytest.raises(websockets.ConnectionClosed):
+                await asyncio.wait_for(ws.recv(), 5)
+
+        c = await Rtm.connect(server.url())
+        for bad in ("", "{", "[1]", '{"action": 1}', '{"action":"login","payload":"x"}', "\u0000"):
+            await c.ws.send(bad)
+            r = await c._take(lambda f: f.get("type") == "response", 5)
+            assert r["payload"]["error"]["type"] == "validation", bad
+        await c.ws.send(b"\x00\x01binary")
+        r = await c._take(lambda f: f.get("type") == "response", 5)
+        assert r["payload"]["error"]["type"] == "validation"
+        assert await c.error("fly_to_the_moon") == "validation"
+        assert await c.error("get_chat", {"chat_id": "C00000001"}) == "authentication"
+        await c.ok("login", {"token": tokens["cust-1"]})
+        assert await c.error("send_event", {"chat_id": "nope", "event": {"type": "message", "text": "x"}}) == "not_found"
+        assert await c.error("send_event", {"chat_id": "nope"}) == "validation"
+
+        # A flood: the answers beyond ten pending requests are pending_requests_limit_reached, and
+        # every request is answered.
+        for i in range(200):
+            await c.ws.send(json.dumps({"request_id": f"f{i}", "action": "list_chats", "payload": {}}))
+        types = []
+        for i in range(200):
+            r = await c._take(lambda f, i=i: f.get("request_id") == f"f{i}", 20)
+            types.append("ok" if r["success"] else r["payload"]["error"]["type"])
+        assert set(types) <= {"ok", "pending_requests_limit_reached"} and "ok" in types
+        await c.ok("ping")
+
+        # An oversized frame closes that connection (1009), and the server goes on.
+        await c.ws.send("x" * 70000)
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            while True:
+                await asyncio.wait_for(c.ws.recv(), 5)
+        assert closed.value.code == 1009
+        d = await Rtm.connect(server.url())
+        await d.ok("ping")
+        await d.close()
+
+    run(scenario())
+
+
+def test_health_metrics_and_graceful_shutdown(cli, chatd):
+    tokens = setup_people(cli)
+    server = chatd()
+    assert urllib.request.urlopen(server.http("/livez"), timeout=5).status == 200
+    assert urllib.request.urlopen(server.http("/readyz"), timeout=5).status == 200
+    metrics = urllib.request.urlopen(server.http("/metrics"), timeout=5).read().decode()
+    assert "chatd_rtm_connections " in metrics
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(server.http("/nope"), timeout=5)
+    assert missing.value.code == 404
+
+    async def scenario():
+        c = await Rtm.connect(server.url())
+        await c.ok("login", {"token": tokens["cust-1"]})
+        server.proc.send_signal(__import__("signal").SIGTERM)
+        assert (await c.push("customer_disconnected"))["reason"] == "service_temporarily_unavailable"
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(c.ws.recv(), 10)
+        assert closed.value.code == 1001
+
+    run(scenario())
+    assert server.proc.wait(20) == 0
+
+
+def test_revoked_tokens_and_bans_disconnect(cli, chatd):
+    tokens = setup_people(cli)
+    server = chatd()
+
+    async def scenario():
+        c = await Rtm.connect(server.url())
+        await c.ok("login", {"token": tokens["cust-1"]})
+        cli.ok("token", "revoke", "--customer", "cust-1")
+        assert (await c.push("customer_disconnected"))["reason"] == "access_token_expired"
+        d = await Rtm.connect(server.url())
+        assert await d.error("login", {"token": tokens["cust-1"]}) == "authentication"
+        fresh = cli.ok("token", "issue", "--customer", "cust-1").out.strip()
+        await d.ok("login", {"token": fresh})
+        cli.ok("customer", "update", "cust-1", "--banned", "true")
+        assert (await d.push("customer_disconnected"))["reason"] == "customer_banned"
+
+    run(scenario())
