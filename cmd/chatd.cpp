@@ -1,10 +1,16 @@
 // chatctl chatd: the Customer Chat RTM API v3.2 over websocket.
 #include <cstdint>
 
+#include <spdlog/spdlog.h>
+
+#include <thread>
+
 #include "commands.hpp"
+#include "core/interrupt.hpp"
 #include "core/settings.hpp"
 #include "rtm/service.hpp"
 #include "server/server.hpp"
+#include "webhook/deliver.hpp"
 
 namespace chatctl::cmd {
 
@@ -16,6 +22,7 @@ void register_chatd(CLI::App& app, Context& ctx) {
     std::optional<std::string> tls_key{};
     std::optional<std::int64_t> license_id{};
     std::optional<std::string> port_file{};
+    bool no_webhooks{false};
   };
   auto o = std::make_shared<Options>();
   app.add_option("--listen", o->listen, "Address and port to serve on; port 0 picks a free one (setting chatd_listen)")
@@ -27,6 +34,8 @@ void register_chatd(CLI::App& app, Context& ctx) {
   app.add_option("--license-id", o->license_id, "The license_id clients must connect with (setting chatd_license_id)")
       ->check(CLI::PositiveNumber);
   app.add_option("--port-file", o->port_file, "Write the bound port to FILE once listening")->type_name("FILE");
+  app.add_flag("--no-webhooks", o->no_webhooks,
+               "Do not deliver webhooks in this process (another chatd or `webhook deliver --follow` does)");
   app.callback([&ctx, o] {
     // Given as settings overrides, so the service reads them too and `--set` rules (type, range,
     // origin) apply; they come after any --set, so the flag wins.
@@ -48,7 +57,28 @@ void register_chatd(CLI::App& app, Context& ctx) {
     options.tls_key = settings.get_string(core::keys::kChatdTlsKey);
     options.port_file = o->port_file;
     rtm::Service service(settings, ctx.clock());
-    ctx.exit_code = server::run_server(service, options);
+    // Webhooks go out from here while chatd runs (a lock per webhook keeps other deliverers off).
+    std::thread webhooks;
+    if (!o->no_webhooks) {
+      webhooks = std::thread([&settings] {
+        try {
+          webhook::deliver(settings, {.names = {}, .follow = true});
+        } catch (const std::exception& e) {
+          spdlog::error("chatd: webhook delivery stopped: {}", e.what());
+        }
+      });
+    }
+    int code = 0;
+    try {
+      code = server::run_server(service, options);
+    } catch (...) {
+      core::request_interrupt();
+      if (webhooks.joinable()) webhooks.join();
+      throw;
+    }
+    core::request_interrupt();
+    if (webhooks.joinable()) webhooks.join();
+    ctx.exit_code = code;
   });
 }
 

@@ -7,7 +7,7 @@ set -euo pipefail
 build=(build-essential cmake ninja-build pkg-config
        libcli11-dev libsoci-dev libsqlite3-dev sqlite3 libpq-dev libyaml-cpp-dev nlohmann-json3-dev
        libboost1.81-dev libssl-dev libspdlog-dev)
-test=(catch2 postgresql postgresql-client python3 python3-pytest python3-jsonschema python3-yaml openssl
+test=(catch2 postgresql postgresql-client python3 python3-pytest python3-jsonschema python3-yaml python3-websockets openssl
       bash zsh fish groff-base man-db)
 
 want=("${build[@]}")

@@ -22,4 +22,6 @@ void install_interrupt_handlers() {
 
 bool interrupted() noexcept { return g_interrupted.load(); }
 
+void request_interrupt() noexcept { g_interrupted.store(true); }
+
 }  // namespace chatctl::core

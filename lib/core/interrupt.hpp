@@ -6,5 +6,8 @@ namespace chatctl::core {
 // servers) that stop at a safe point instead of dying mid-write.
 void install_interrupt_handlers();
 bool interrupted() noexcept;
+// Sets the flag as a signal would: for a process that handles its signals itself (chatd) and stops
+// the work that polls interrupted().
+void request_interrupt() noexcept;
 
 }  // namespace chatctl::core

@@ -227,22 +227,34 @@ DeliverReport deliver(const core::Settings& settings, const DeliverOptions& o) {
       finished.insert(w.id);
     }));
   };
-  do {
-    for (const auto& w : main->list_webhooks()) {
-      if (!selected(w) || w.state != model::WebhookState::active) continue;
-      const auto it = running.find(w.id);
-      if (it != running.end()) {
-        std::lock_guard<std::mutex> guard(finished_mutex);
-        if (!finished.count(w.id)) continue;  // still at work
-        it->second.join();
-        running.erase(it);
-        finished.erase(w.id);
-        if (!o.follow) continue;
+  // A worker thread must be joined before anything unwinds past `running`. Following, a database
+  // that fails for a while is waited out; a one-shot run reports it once its workers are done.
+  try {
+    do {
+      try {
+        for (const auto& w : main->list_webhooks()) {
+          if (!selected(w) || w.state != model::WebhookState::active) continue;
+          const auto it = running.find(w.id);
+          if (it != running.end()) {
+            std::lock_guard<std::mutex> guard(finished_mutex);
+            if (!finished.count(w.id)) continue;  // still at work
+            it->second.join();
+            running.erase(it);
+            finished.erase(w.id);
+            if (!o.follow) continue;
+          }
+          start(w);
+        }
+      } catch (const core::Error& e) {
+        if (!o.follow) throw;
+        spdlog::error("webhooks: {}; trying again", e.what());
       }
-      start(w);
-    }
-    if (!o.follow) break;
-  } while (nap(1000ms));  // follow: new and reset webhooks are picked up within a second
+      if (!o.follow) break;
+    } while (nap(1000ms));  // follow: new and reset webhooks are picked up within a second
+  } catch (...) {
+    for (auto& [id, t] : running) t.join();
+    throw;
+  }
   for (auto& [id, t] : running) t.join();
   return shared.report;
 }

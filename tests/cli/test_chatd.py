@@ -2,6 +2,7 @@
 speaking the Customer Chat RTM API v3.2, and agents acting from the shell; on SQLite and on
 PostgreSQL, and with two chatd processes sharing one PostgreSQL database."""
 import asyncio
+import time
 import json
 import urllib.error
 import urllib.request
@@ -248,3 +249,31 @@ def test_revoked_tokens_and_bans_disconnect(cli, chatd):
         assert (await d.push("customer_disconnected"))["reason"] == "customer_banned"
 
     run(scenario())
+
+
+def test_chatd_delivers_webhooks_for_what_its_clients_do(cli, chatd, tmp_path):
+    from test_webhook import Receiver, add_hook
+
+    tokens = setup_people(cli)
+    receiver = Receiver()
+    try:
+        add_hook(cli, tmp_path, receiver.url, "--event", "chatsession.created", "--event", "chatsession.message")
+        server = chatd()
+
+        async def scenario():
+            c = await Rtm.connect(server.url())
+            await c.ok("login", {"token": tokens["cust-1"]})
+            started = await c.ok("start_chat", {"continuous": True})
+            await c.ok("send_event", {"chat_id": started["chat_id"], "event": {"type": "message", "text": "webhook me"}})
+            await c.close()
+            return int(chat_number(started["chat_id"]))
+
+        chat = run(scenario())
+        deadline = time.time() + 20
+        while time.time() < deadline and len(receiver.delivered()) < 2:
+            time.sleep(0.1)
+        got = receiver.delivered()
+        assert [r["body"]["Event"] for r in got] == ["chatsession.created", "chatsession.message"]
+        assert all(r["signed_ok"] and r["body"]["PrimaryKey"] == chat for r in got)
+    finally:
+        receiver.stop()
