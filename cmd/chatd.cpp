@@ -10,6 +10,7 @@
 #include "core/settings.hpp"
 #include "rtm/service.hpp"
 #include "server/server.hpp"
+#include "transcript/record.hpp"
 #include "webhook/deliver.hpp"
 
 namespace chatctl::cmd {
@@ -23,6 +24,7 @@ void register_chatd(CLI::App& app, Context& ctx) {
     std::optional<std::int64_t> license_id{};
     std::optional<std::string> port_file{};
     bool no_webhooks{false};
+    std::optional<std::string> record{};
   };
   auto o = std::make_shared<Options>();
   app.add_option("--listen", o->listen, "Address and port to serve on; port 0 picks a free one (setting chatd_listen)")
@@ -34,6 +36,9 @@ void register_chatd(CLI::App& app, Context& ctx) {
   app.add_option("--license-id", o->license_id, "The license_id clients must connect with (setting chatd_license_id)")
       ->check(CLI::PositiveNumber);
   app.add_option("--port-file", o->port_file, "Write the bound port to FILE once listening")->type_name("FILE");
+  app.add_option("--record", o->record,
+                 "Write every connection's conversation to DIR as a fixture for chatctl replay")
+      ->type_name("DIR");
   app.add_flag("--no-webhooks", o->no_webhooks,
                "Do not deliver webhooks in this process (another chatd or `webhook deliver --follow` does)");
   app.callback([&ctx, o] {
@@ -57,6 +62,7 @@ void register_chatd(CLI::App& app, Context& ctx) {
     options.tls_key = settings.get_string(core::keys::kChatdTlsKey);
     options.port_file = o->port_file;
     rtm::Service service(settings, ctx.clock());
+    if (o->record) service.observe(std::make_shared<transcript::ConversationRecorder>(*o->record));
     // Webhooks go out from here while chatd runs (a lock per webhook keeps other deliverers off).
     std::thread webhooks;
     if (!o->no_webhooks) {

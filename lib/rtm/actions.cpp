@@ -627,7 +627,8 @@ Outcome Actions::run(Session& session, const Request& r) {
         if (const json* users = array_of(*chat, "users")) {
           if (users->size() > 1) invalid("only one user (the customer) may be given");
           for (const auto& u : *users) {
-            if (!u.is_object() || u.value("id", c.id) != c.id || u.value("type", "customer") != "customer") {
+            if (!u.is_object() || (member(u, "id") && string_of(u, "id", false) != c.id) ||
+                (member(u, "type") && string_of(u, "type", false) != "customer")) {
               invalid("`chat.users` may only name the customer starting the chat");
             }
           }

@@ -35,6 +35,34 @@ constexpr ErrorInfo kErrors[] = {
 
 constexpr std::size_t kMaxRequestIdBytes = 256;
 constexpr std::size_t kMaxActionBytes = 64;
+// Far deeper than any request needs (a property value inside an initial event of start_chat is at
+// depth 8); copying and serialising JSON recurse once per level, so a frame nesting arrays 100,000
+// deep would overflow the stack.
+constexpr int kMaxDepth = 64;
+
+// True when the JSON text nests arrays and objects deeper than kMaxDepth (brackets inside strings
+// do not count). Exact for valid JSON; invalid JSON fails to parse anyway.
+bool too_deep(std::string_view text) {
+  int depth = 0;
+  bool in_string = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxDepth) return true;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -44,7 +72,7 @@ std::string_view default_message(ErrorType type) { return kErrors[static_cast<st
 std::string dump(const nlohmann::json& j) { return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); }
 
 Request parse_request(std::string_view frame, nlohmann::json& request_id, std::string& action) {
-  // Depth is bounded by the frame size limit; nlohmann's recursive parser handles the depths that fit.
+  if (too_deep(frame)) throw RtmError(ErrorType::validation, "Wrong format of request: nested too deeply");
   auto j = nlohmann::json::parse(frame, nullptr, false);
   if (j.is_discarded()) throw RtmError(ErrorType::validation, "Wrong format of request: not valid JSON");
   if (!j.is_object()) throw RtmError(ErrorType::validation, "Wrong format of request: not a JSON object");

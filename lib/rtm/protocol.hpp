@@ -58,7 +58,8 @@ struct Request {
 };
 
 // Decodes one text frame. Throws RtmError(validation) for anything that is not a request object
-// with a string action, a string request_id (when present) and an object payload (when present);
+// with a string action, a string request_id (when present) and an object payload (when present),
+// or that nests arrays and objects more than 64 deep;
 // `request_id` and `action` are filled as far as they could be read, so the error can echo them.
 Request parse_request(std::string_view frame, nlohmann::json& request_id, std::string& action);
 

@@ -64,14 +64,16 @@ constexpr double kRequestBurst = 1000;
 
 class Client {
  public:
-  Client(std::shared_ptr<Sink> s, std::string p) : sink(std::move(s)), peer(std::move(p)) {}
+  Client(std::shared_ptr<Sink> s, std::string p, std::uint64_t n) : sink(std::move(s)), id(n), peer(std::move(p)) {}
 
   const std::shared_ptr<Sink> sink;
+  const std::uint64_t id;
   const std::string peer;
   const Clock::time_point connected{Clock::now()};
   std::atomic<std::int64_t> last_seen_ns{Clock::now().time_since_epoch().count()};
   std::atomic<std::size_t> pending{0};
   std::atomic<bool> closed{false};
+  std::atomic<bool> observed_closed{false};
   // Published by the worker after login, read by the follower.
   std::atomic<bool> logged_in{false};
   std::atomic<core::Micros> token_expires{0};
@@ -145,15 +147,16 @@ class Service::Impl {
   }
 
   std::shared_ptr<Client> connect(std::shared_ptr<Sink> sink, std::string peer) {
-    auto c = std::make_shared<Client>(std::move(sink), std::move(peer));
+    auto c = std::make_shared<Client>(std::move(sink), std::move(peer), ++connections_total_);
+    if (observer_) observer_->opened(c->id);
     std::lock_guard lock(clients_mu_);
     all_.insert(c);
-    ++connections_total_;
     return c;
   }
 
   void receive(const std::shared_ptr<Client>& c, std::string frame) {
     if (c->closed) return;
+    if (observer_) observer_->received(c->id, frame);
     c->last_seen_ns = Clock::now().time_since_epoch().count();
     ++frames_in_;
     if (stopping_) {
@@ -205,12 +208,15 @@ class Service::Impl {
 
   void disconnected(const std::shared_ptr<Client>& c) {
     c->closed = true;
+    if (observer_ && !c->observed_closed.exchange(true)) observer_->closed(c->id);
     {
       std::lock_guard lock(clients_mu_);
       all_.erase(c);
     }
     unregister(c);
   }
+
+  void observe(std::shared_ptr<Observer> o) { observer_ = std::move(o); }
 
   void notify() {
     {
@@ -269,13 +275,16 @@ class Service::Impl {
  private:
   void send(Client& c, std::string frame) {
     if (c.closed) return;
+    if (observer_) observer_->sent(c.id, frame);
     c.sink->send(std::move(frame));
   }
 
   void disconnect(const std::shared_ptr<Client>& c, std::string_view reason, bool going_away = false) {
     if (c->closed.exchange(true)) return;
     ++disconnects_;
-    c->sink->send(disconnect_frame(reason));
+    std::string frame = disconnect_frame(reason);
+    if (observer_) observer_->sent(c->id, frame);
+    c->sink->send(std::move(frame));
     c->sink->close(going_away);
     unregister(c);
   }
@@ -353,9 +362,13 @@ class Service::Impl {
       }
       std::vector<Answer> answers(batch.size());
       bool committed = false;
+      // Responses go out before the pushes their requests caused: the follower does not read the
+      // log between this commit and the last answer being queued.
+      std::unique_lock publishing(publish_mu_, std::defer_lock);
       try {
         store::WriteTransaction tx(*worker_store_);
         for (std::size_t i = 0; i < batch.size(); ++i) answers[i] = run(batch[i], people);
+        publishing.lock();
         tx.commit();
         committed = true;
       } catch (const std::exception& e) {
@@ -384,6 +397,7 @@ class Service::Impl {
         send(c, std::move(answers[i].frame));
         if (!c.session.disconnect_reason.empty()) disconnect(job.client, std::exchange(c.session.disconnect_reason, {}));
       }
+      if (publishing.owns_lock()) publishing.unlock();
       notify();  // what was just committed is news
     }
   }
@@ -455,6 +469,7 @@ class Service::Impl {
         follow_wake_ = false;
       }
       try {
+        std::lock_guard publishing(publish_mu_);
         for (;;) {
           store::EventFilter f;
           f.after = cursor_;
@@ -557,6 +572,7 @@ class Service::Impl {
   std::deque<Job> queue_;
   bool stop_{false};
 
+  std::mutex publish_mu_;  // held from a batch's commit to its answers being queued, and while the log is read
   std::mutex follow_mu_;  // guards follow_stop_ and follow_wake_
   std::condition_variable follow_cv_;
   bool follow_stop_{false};
@@ -572,6 +588,8 @@ class Service::Impl {
   std::atomic<std::int64_t> cursor_{0};
   std::atomic<std::uint64_t> connections_total_{0}, frames_in_{0}, requests_{0}, request_errors_{0}, timeouts_{0},
       batches_{0}, pushes_{0}, disconnects_{0}, request_ns_{0};
+
+  std::shared_ptr<Observer> observer_;  // set before the first connection, then only read
 
   std::thread worker_;
   std::thread follower_;
@@ -593,6 +611,7 @@ void Service::pinged(const std::shared_ptr<Client>& client) { impl_->pinged(clie
 void Service::disconnected(const std::shared_ptr<Client>& client) { impl_->disconnected(client); }
 void Service::shutdown() { impl_->shutdown(); }
 void Service::notify() { impl_->notify(); }
+void Service::observe(std::shared_ptr<Observer> observer) { impl_->observe(std::move(observer)); }
 bool Service::ready() { return impl_->ready(); }
 std::string Service::metrics() const { return impl_->metrics(); }
 

@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <cstdint>
 
 #include "core/clock.hpp"
 #include "core/settings.hpp"
@@ -23,6 +24,17 @@ class Sink {
   // Closes the connection after the frames already queued (websocket close code 1000, or 1001
   // when the server shuts down). Idempotent.
   virtual void close(bool going_away) = 0;
+};
+
+// Sees every connection's frames in order (chatd --record). Called from the service's threads,
+// one frame at a time per connection; implementations must be thread-safe across connections.
+class Observer {
+ public:
+  virtual ~Observer() = default;
+  virtual void opened(std::uint64_t connection) = 0;
+  virtual void received(std::uint64_t connection, const std::string& frame) = 0;
+  virtual void sent(std::uint64_t connection, const std::string& frame) = 0;
+  virtual void closed(std::uint64_t connection) = 0;
 };
 
 // One websocket connection as the protocol sees it. Created by Service::connect; the server
@@ -78,6 +90,9 @@ class Service {
   void pinged(const std::shared_ptr<Client>& client);
   // The connection is gone (closed by either side or failed).
   void disconnected(const std::shared_ptr<Client>& client);
+
+  // Set before the first connection; the service keeps it until destroyed.
+  void observe(std::shared_ptr<Observer> observer);
 
   // Something was committed to the event log by this process outside the service (an in-process
   // writer): read it now rather than at the next poll.

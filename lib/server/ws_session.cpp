@@ -230,9 +230,19 @@ void WsSession<Stream>::enqueue(std::string text) {
 
 template <class Stream>
 void WsSession<Stream>::do_write() {
+  // Moved out of the queue, so that growing the queue never moves the characters being written (a
+  // short string keeps them inside the string object).
+  in_flight_ = std::move(queue_[head_]);
+  if (++head_ == queue_.size()) {
+    std::vector<std::string>().swap(queue_);
+    head_ = 0;
+  } else if (head_ >= kCompactAfter && head_ * 2 >= queue_.size()) {
+    queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(head_));
+    head_ = 0;
+  }
   writing_ = true;
   ws_.text(true);
-  ws_.async_write(asio::buffer(queue_[head_]),
+  ws_.async_write(asio::buffer(in_flight_),
                   beast::bind_front_handler(&WsSession::on_write, this->shared_from_this()));
 }
 
@@ -240,27 +250,19 @@ template <class Stream>
 void WsSession<Stream>::on_write(boost::system::error_code ec, std::size_t bytes) {
   guarded("write", [&] {
     writing_ = false;
+    const std::size_t written = in_flight_.size();
+    std::string().swap(in_flight_);
     if (ec || state_ == State::closed) {
       if (ec) {
         spdlog::debug("chatd: {}: websocket write: {}", peer_, ec.message());
         abort();
       }
-      finish();
-      return release_queue();
+      return finish();
     }
+    queued_bytes_ -= written;
     auto& counters = hub_->counters();
     counters.frames_out.fetch_add(1, Counters::kRelaxed);
     counters.bytes_out.fetch_add(bytes, Counters::kRelaxed);
-    queued_bytes_ -= queue_[head_].size();
-    std::string().swap(queue_[head_]);
-    ++head_;
-    if (head_ == queue_.size()) {
-      std::vector<std::string>().swap(queue_);  // nothing held while idle
-      head_ = 0;
-    } else if (head_ >= kCompactAfter && head_ * 2 >= queue_.size()) {
-      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(head_));
-      head_ = 0;
-    }
     if (head_ < queue_.size()) return do_write();
     if (state_ == State::closing) {
       ws_.async_close(going_away_ ? websocket::close_code::going_away : websocket::close_code::normal,
@@ -306,12 +308,8 @@ void WsSession<Stream>::abort() {
 
 template <class Stream>
 void WsSession<Stream>::release_queue() {
-  if (writing_) {
-    queue_.resize(head_ + 1);  // the frame being written stays until its write completes
-  } else {
-    std::vector<std::string>().swap(queue_);
-    head_ = 0;
-  }
+  std::vector<std::string>().swap(queue_);  // not in_flight_: its write has yet to complete
+  head_ = 0;
   queued_bytes_ = 0;
 }
 
@@ -321,9 +319,7 @@ void WsSession<Stream>::finish() {
   ended_ = true;
   state_ = State::closed;
   if (opened_) hub_->counters().ws_open.fetch_sub(1, Counters::kRelaxed);
-  release_queue();
-  buffer_.clear();
-  buffer_.shrink_to_fit();
+  release_queue();  // buffer_ is left alone: a read may still be filling it
   if (auto client = std::move(client_)) {
     try {
       hub_->service().disconnected(client);

@@ -117,9 +117,10 @@ class WsSession final : public Stoppable, public std::enable_shared_from_this<Ws
   std::shared_ptr<rtm::Client> client_;  // between Service::connect and Service::disconnected
   boost::beast::flat_buffer buffer_;
   IdleReadBuffer read_buffer_{buffer_};
-  std::vector<std::string> queue_;  // frames to write: queue_[head_] onwards
+  std::vector<std::string> queue_;  // frames waiting: queue_[head_] onwards
   std::size_t head_{0};
-  std::size_t queued_bytes_{0};
+  std::string in_flight_;          // the frame being written
+  std::size_t queued_bytes_{0};    // queue_ and in_flight_
   State state_{State::handshake};
   bool writing_{false};
   bool going_away_{false};

@@ -430,9 +430,9 @@ ReplayResult run_fixture(const Fixture& f, ReplayTarget& t, const core::Clock& c
             }
             diff += "    closest differs at:\n" + describe(best);
           }
-          const std::string what = pattern.contains("action") && pattern["action"].is_string()
-                                       ? pattern.value("type", "message") + " " + pattern["action"].get<std::string>()
-                                       : std::string("message");
+          std::string what = pattern.contains("type") && pattern["type"].is_string() ? pattern["type"].get<std::string>()
+                                                                                       : std::string("message");
+          if (pattern.contains("action") && pattern["action"].is_string()) what += " " + pattern["action"].get<std::string>();
           throw StepError{"expected " + what + " on " + x.connection + " not received", diff};
         }
         ++result.exchanges;
