@@ -1,8 +1,13 @@
 // chatctl replay: run protocol fixtures against chatd, in process or over a URL.
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
 #include <fstream>
 #include <iostream>
+#include <mutex>
+#include <thread>
 
 #include "commands.hpp"
 #include "core/error.hpp"
@@ -45,6 +50,7 @@ void register_replay(CLI::App& app, Context& ctx) {
     std::optional<std::string> timeout{};
     bool tap{false};
     bool check{false};
+    unsigned jobs{0};
   };
   auto o = std::make_shared<Options>();
   app.add_option("fixtures", o->paths, "Fixture files, or folders of *.json, *.yaml, *.yml fixtures");
@@ -55,6 +61,8 @@ void register_replay(CLI::App& app, Context& ctx) {
   app.add_option("--timeout", o->timeout, "Time each step may wait for its messages (overrides the fixtures'): 500ms, 5s")
       ->type_name("DURATION");
   app.add_flag("--check", o->check, "Only read and check the fixtures; run nothing");
+  app.add_option("--jobs,-j", o->jobs, "Fixtures run side by side in process (default: one per CPU; --url: 1)")
+      ->check(CLI::Range(1, 64));
   app.add_option("--from-export", o->from_export,
                  "Print a fixture re-enacting the customer side of the chats in an export file (chatctl export)")
       ->type_name("FILE");
@@ -93,20 +101,56 @@ void register_replay(CLI::App& app, Context& ctx) {
       ctx.out() << fixtures.size() << (fixtures.size() == 1 ? " fixture" : " fixtures") << " checked\n";
       return;
     }
-    std::vector<transcript::ReplayResult> results;
     const bool color = !o->tap && isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR");
+    std::vector<std::optional<transcript::ReplayResult>> done(fixtures.size());
+    std::mutex mu;  // guards done
+    std::condition_variable cv;
+    std::atomic<std::size_t> next{0};
     std::unique_ptr<transcript::InProcess> local;
     std::unique_ptr<transcript::ReplayTarget> remote;
+    unsigned jobs = 1;
     if (o->url) {
       remote = transcript::url_target(*o->url, ctx.settings(), ctx.clock());
     } else {
       local = std::make_unique<transcript::InProcess>(ctx.clock());
+      jobs = o->jobs ? o->jobs : std::max(1U, std::thread::hardware_concurrency());
     }
-    for (const auto& f : fixtures) {
-      auto target = local ? local->make() : nullptr;
-      results.push_back(transcript::run_fixture(f, local ? *target : *remote, ctx.clock(), timeout));
+    const auto work = [&] {
+      for (std::size_t i = next++; i < fixtures.size(); i = next++) {
+        transcript::ReplayResult r;
+        if (local) {
+          try {
+            auto target = local->make();
+            r = transcript::run_fixture(fixtures[i], *target, ctx.clock(), timeout);
+          } catch (const std::exception& e) {
+            r.file = fixtures[i].file;
+            r.name = fixtures[i].name;
+            r.failure = std::string("cannot start: ") + e.what();
+          }
+        } else {
+          r = transcript::run_fixture(fixtures[i], *remote, ctx.clock(), timeout);
+        }
+        {
+          std::lock_guard lock(mu);
+          done[i] = std::move(r);
+        }
+        cv.notify_all();
+      }
+    };
+    std::vector<std::thread> threads;
+    for (unsigned t = 1; t < std::min<std::size_t>(jobs, fixtures.size()); ++t) threads.emplace_back(work);
+    std::thread own(work);
+    // Results are printed in fixture order as they complete.
+    std::vector<transcript::ReplayResult> results;
+    for (std::size_t i = 0; i < fixtures.size(); ++i) {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return done[i].has_value(); });
+      results.push_back(std::move(*done[i]));
+      lock.unlock();
       if (!o->tap) print_result(ctx.out(), results.back(), color);
     }
+    own.join();
+    for (auto& t : threads) t.join();
     if (o->tap) transcript::write_tap(ctx.out(), results);
     std::size_t failed = 0;
     for (const auto& r : results) failed += r.passed ? 0 : 1;

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -299,13 +300,14 @@ std::string describe(const std::vector<Mismatch>& ms) {
 }  // namespace
 
 struct InProcess::State {
+  explicit State(const core::Clock& c) : clock(c) {}
   const core::Clock& clock;
   fs::path root;
   fs::path template_db;
-  std::size_t next{0};
+  std::atomic<std::size_t> next{0};
 };
 
-InProcess::InProcess(const core::Clock& clock) : state_(std::make_unique<State>(State{clock, {}, {}, 0})) {
+InProcess::InProcess(const core::Clock& clock) : state_(std::make_unique<State>(clock)) {
   std::string tmpl = (fs::temp_directory_path() / "chatctl-replay-XXXXXX").string();
   if (!mkdtemp(tmpl.data())) throw core::Error(core::ErrorKind::cant_create, "cannot make a temporary folder");
   state_->root = tmpl;

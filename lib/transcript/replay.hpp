@@ -43,6 +43,7 @@ class InProcess {
  public:
   explicit InProcess(const core::Clock& clock);
   ~InProcess();
+  // Thread-safe: fixtures may run side by side, each on its own target.
   std::unique_ptr<ReplayTarget> make();
 
  private:

@@ -177,7 +177,7 @@ TEST_CASE("rtm: malformed requests get validation errors, and the session surviv
   }
   CHECK(error_type(c.request("no_such_action")) == "validation");
   REQUIRE(ok(c.request("login", {{"token", fx.token}})));
-  CHECK(error_type(c.request("send_event", {{"chat_id", "C000000001"}, {"event", {{"type", "message"}}}})) ==
+  CHECK(error_type(c.request("send_event", {{"chat_id", "C000000001"}, {"event", {{"type", "message"}, {"text", "x"}}}})) ==
         "not_found");
   CHECK(error_type(c.request("list_chats", {{"limit", 26}})) == "validation");
   CHECK(error_type(c.request("list_chats", {{"page_id", "x"}, {"limit", 2}})) == "validation");
