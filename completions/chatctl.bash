@@ -2,7 +2,7 @@
 
 _chatctl_subcommands() {
   case "$1" in
-    "") echo "channel chat participant message invite flag agent customer cleanup export import token webhook events db config completion version" ;;
+    "") echo "channel chat participant message invite flag agent customer cleanup export import token replay chatd webhook events db config completion version" ;;
     "agent") echo "add list show update availability seen available" ;;
     "agent availability") echo "offline unavailable away online 0 1 2 3" ;;
     "channel") echo "add list show update deactivate activate delete apply diff" ;;
@@ -56,6 +56,7 @@ _chatctl_options() {
     "chat show") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
     "chat status") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --dry-run" ;;
     "chat typing") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --agent --stop" ;;
+    "chatd") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --listen --threads --tls-cert --tls-key --license-id --port-file --record --no-webhooks" ;;
     "cleanup") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --closed --old --older-than --batch-size --dry-run" ;;
     "completion") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
     "config") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
@@ -99,6 +100,7 @@ _chatctl_options() {
     "participant permission") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --as --dry-run" ;;
     "participant remove") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --type --all --yes --dry-run" ;;
     "participant update") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --type --active --monitoring --permission --dry-run" ;;
+    "replay") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --url --junit --tap --timeout --check --jobs -j --from-export" ;;
     "token") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all" ;;
     "token issue") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --customer --ttl --dry-run" ;;
     "token list") echo "--help -h --help-all --config --db --output -o --no-headers --set --log-level --verbose -v --help -h --help-all --customer" ;;
@@ -119,7 +121,7 @@ _chatctl_options() {
 
 _chatctl_takes_value() {
   case "$1" in
-    --active|--add-group|--addon|--after|--agent|--as|--banned|--batch-size|--by|--channel|--chat|--chatter-active|--chatter-id|--chatter-type|--comment|--config|--customer|--db|--email|--event|--file|--from|--greeting-id|--group|--interval|--key|--key-not|--kind|--limit|--log-level|--login|--message|--monitoring|--name|--offset|--older-than|--output|--permission|--remove-group|--requester-id|--requester-name|--requester-type|--secret-file|--set|--since|--state|--status|--target-type|--text|--through|--ticket|--ttl|--type|--until|--url|--user|--validity|--value|--value-not|-f|-o) return 0 ;;
+    --active|--add-group|--addon|--after|--agent|--as|--banned|--batch-size|--by|--channel|--chat|--chatter-active|--chatter-id|--chatter-type|--comment|--config|--customer|--db|--email|--event|--file|--from|--from-export|--greeting-id|--group|--interval|--jobs|--junit|--key|--key-not|--kind|--license-id|--limit|--listen|--log-level|--login|--message|--monitoring|--name|--offset|--older-than|--output|--permission|--port-file|--record|--remove-group|--requester-id|--requester-name|--requester-type|--secret-file|--set|--since|--state|--status|--target-type|--text|--threads|--through|--ticket|--timeout|--tls-cert|--tls-key|--ttl|--type|--until|--url|--user|--validity|--value|--value-not|-f|-j|-o) return 0 ;;
   esac
   return 1
 }
@@ -147,7 +149,7 @@ _chatctl_choices() {
 
 _chatctl_is_file() {
   case "$1" in
-    --config|--file|--secret-file|-f) return 0 ;;
+    --config|--file|--from-export|--junit|--port-file|--secret-file|--tls-cert|--tls-key|-f) return 0 ;;
   esac
   return 1
 }

@@ -15,6 +15,8 @@ function __chatctl_subcommands
       echo export
       echo import
       echo token
+      echo replay
+      echo chatd
       echo webhook
       echo events
       echo db
@@ -683,6 +685,30 @@ function __chatctl_options
       echo -- --help-all
       echo -- --agent
       echo -- --stop
+    case 'chatd'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --listen
+      echo -- --threads
+      echo -- --tls-cert
+      echo -- --tls-key
+      echo -- --license-id
+      echo -- --port-file
+      echo -- --record
+      echo -- --no-webhooks
     case 'cleanup'
       echo -- --help
       echo -- -h
@@ -1471,6 +1497,30 @@ function __chatctl_options
       echo -- --monitoring
       echo -- --permission
       echo -- --dry-run
+    case 'replay'
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --config
+      echo -- --db
+      echo -- --output
+      echo -- -o
+      echo -- --no-headers
+      echo -- --set
+      echo -- --log-level
+      echo -- --verbose
+      echo -- -v
+      echo -- --help
+      echo -- -h
+      echo -- --help-all
+      echo -- --url
+      echo -- --junit
+      echo -- --tap
+      echo -- --timeout
+      echo -- --check
+      echo -- --jobs
+      echo -- -j
+      echo -- --from-export
     case 'token'
       echo -- --help
       echo -- -h
@@ -1819,8 +1869,8 @@ function __chatctl_choices
   end
 end
 
-set -g __chatctl_valued --active --add-group --addon --after --agent --as --banned --batch-size --by --channel --chat --chatter-active --chatter-id --chatter-type --comment --config --customer --db --email --event --file --from --greeting-id --group --interval --key --key-not --kind --limit --log-level --login --message --monitoring --name --offset --older-than --output --permission --remove-group --requester-id --requester-name --requester-type --secret-file --set --since --state --status --target-type --text --through --ticket --ttl --type --until --url --user --validity --value --value-not -f -o
-set -g __chatctl_files --config --file --secret-file -f
+set -g __chatctl_valued --active --add-group --addon --after --agent --as --banned --batch-size --by --channel --chat --chatter-active --chatter-id --chatter-type --comment --config --customer --db --email --event --file --from --from-export --greeting-id --group --interval --jobs --junit --key --key-not --kind --license-id --limit --listen --log-level --login --message --monitoring --name --offset --older-than --output --permission --port-file --record --remove-group --requester-id --requester-name --requester-type --secret-file --set --since --state --status --target-type --text --threads --through --ticket --timeout --tls-cert --tls-key --ttl --type --until --url --user --validity --value --value-not -f -j -o
+set -g __chatctl_files --config --file --from-export --junit --port-file --secret-file --tls-cert --tls-key -f
 
 function __chatctl_complete
   set -l tokens (commandline -opc)

@@ -68,7 +68,8 @@ class Reader {
   void only(const json& obj, const std::string& where, std::initializer_list<const char*> keys) const {
     if (!obj.is_object()) fail(where, "must be an object");
     for (const auto& [k, v] : obj.items()) {
-      if (std::none_of(keys.begin(), keys.end(), [&](const char* allowed) { return k == allowed; })) {
+      // Clang 14 cannot capture a structured binding; the init-capture names it.
+      if (std::none_of(keys.begin(), keys.end(), [&key = k](const char* allowed) { return key == allowed; })) {
         fail(where, "unknown member " + core::quoted(k));
       }
     }

@@ -221,9 +221,15 @@ void agent_action(const json& a, ReplayTarget& t, const core::Clock& clock) {
     }
     chats.move_chat(chat_of(a), channel, false);
   } else if (what == "remove") {
-    const bool customer = a.contains("customer");
-    chats.remove_participant(chat_of(a), customer ? model::ChatterType::customer : model::ChatterType::user,
-                             customer ? str(a, "customer") : str(a, "agent"), false);
+    if (a.contains("customer")) {
+      const auto c = people.customer(str(a, "customer"));
+      chats.remove_participant(chat_of(a),
+                               c.kind == model::CustomerKind::public_user ? model::ChatterType::public_user
+                                                                          : model::ChatterType::customer,
+                               c.id, false);
+    } else {
+      chats.remove_participant(chat_of(a), model::ChatterType::user, str(a, "agent"), false);
+    }
   } else if (what == "greet") {
     people.send_greeting(str(a, "customer"), str(a, "agent"), str(a, "text"), a.value("greeting_id", 1), "", false);
   } else if (what == "availability") {

@@ -1,9 +1,14 @@
 """The schema as migrated: every foreign-key column leads an index (a missing one makes cascading
-deletes scan whole tables), on SQLite and PostgreSQL."""
+deletes scan whole tables), on SQLite and PostgreSQL. And the JSON Schema of replay fixtures."""
+import json
 import sqlite3
 import subprocess
 
-from conftest import PG_ADMIN
+import jsonschema
+import pytest
+import yaml
+
+from conftest import BIN, PG_ADMIN
 
 
 def sqlite_unindexed_foreign_keys(path):
@@ -51,3 +56,58 @@ def test_the_check_finds_a_missing_index(tmp_path):
                      "p_id INTEGER REFERENCES p (id));")
     db.close()
     assert sqlite_unindexed_foreign_keys(path) == ["c.p_id"]
+
+
+# The fixture format of `chatctl replay` (schemas/json/fixture.schema.json): every fixture under
+# examples/fixtures validates, and the schema refuses what `replay --check` refuses.
+def fixture_schema(source_dir):
+    schema = json.loads((source_dir / "schemas/json/fixture.schema.json").read_text())
+    jsonschema.Draft7Validator.check_schema(schema)
+    return schema
+
+
+def test_example_fixtures_validate_against_the_schema(source_dir):
+    schema = fixture_schema(source_dir)
+    files = sorted(p for p in (source_dir / "examples/fixtures").rglob("*") if p.suffix in (".json", ".yaml", ".yml"))
+    assert files
+    for path in files:
+        text = path.read_text()
+        doc = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+        jsonschema.validate(doc, schema)
+
+
+def test_fixture_schema_rejects_what_replay_rejects(source_dir, tmp_path):
+    schema = fixture_schema(source_dir)
+    ping = {"send": {"action": "ping"}}
+    good = [{"steps": [ping]},
+            {"name": None, "setup": None, "steps": [{"close": False, "send_raw": "x"}]},
+            {"setup": {"customers": [{"id": "c", "kind": "public"}]},
+             "steps": [{"agent": {"do": "ban", "customer": "c"}, "comment": "any"},
+                       {"expect": [{"connection": "c2", "a": "$any", "b": ["$regex:x+", {"c": "$$lit", "d": 1.5}],
+                                    "e": "$capture:e"}]},
+                       {"send": {"action": "get_chat", "payload": {"chat_id": "${e}"}}}]}]
+    bad = [{"steps": []},
+           {"steps": [ping], "x": 1},
+           {"timeout_ms": 0, "steps": [ping]},
+           {"setup": {"channels": [{"group": "g"}]}, "steps": [ping]},
+           {"setup": {"agents": [{"login": "a", "groups": [1]}]}, "steps": [ping]},
+           {"setup": {"customers": [{"id": "a", "kind": "vip"}]}, "steps": [ping]},
+           {"steps": [{"connection": "c2"}]},
+           {"steps": [{"expect": []}]},
+           {"steps": [{"close": True, "send": {"action": "ping"}}]},
+           {"steps": [{"send": {"action": "fly_to_the_moon"}}]},
+           {"steps": [{"agent": {"do": "dance"}}]},
+           {"steps": [{"connection": "", "send": {"action": "ping"}}]},
+           {"steps": [{"expect": [{"a": "$anything"}]}]},
+           {"steps": [{"expect": [{"a": "$capture:"}]}]},
+           {"steps": [{"sent": {"action": "ping"}}]}]
+    for i, doc in enumerate(good + bad):
+        path = tmp_path / f"f{i}.json"
+        path.write_text(json.dumps(doc))
+        accepted = subprocess.run([BIN, "replay", "--check", str(path)], capture_output=True, text=True).returncode == 0
+        assert accepted == (doc in good), doc
+        if accepted:
+            jsonschema.validate(doc, schema)
+        else:
+            with pytest.raises(jsonschema.ValidationError):
+                jsonschema.validate(doc, schema)
