@@ -141,8 +141,10 @@ class ChatEngine {
   // {scope, thread_id, message_id, properties}. Error(data) for a malformed change,
   // Error(not_found) for an unknown thread or event of the chat.
   void update_properties(const PropertyTarget& target, const std::string& change, bool remove);
-  // Marks a participant's events seen up to `up_to` (never backwards); logs ChatEventsSeen.
-  void mark_seen(model::ChatId id, model::ChatterType type, std::string_view chatter_id, core::Micros up_to);
+  // Marks a participant's events seen up to `up_to` (never backwards); logs ChatEventsSeen, with
+  // "quiet" when the mark is a side effect others need not hear of (sending an event).
+  void mark_seen(model::ChatId id, model::ChatterType type, std::string_view chatter_id, core::Micros up_to,
+                 bool quiet = false);
   // Writes back an event's RTM fields (e.g. a rich message's postback users); logs ChatEventUpdate.
   void update_event(const model::Message& message);
   // What happens in a chat without changing it: ChatTyping, ChatSneakPeek, ChatPostback. Only

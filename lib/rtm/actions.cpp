@@ -716,7 +716,8 @@ Outcome Actions::run(Session& session, const Request& r) {
       const auto v = ctx.chat(p, c);
       if (!v.active() && !attach) throw RtmError(ErrorType::chat_inactive);
       const auto m = ctx.chats_.add_message(v.chat.id, n, false);
-      ctx.chats_.mark_seen(v.chat.id, chatter_type_of(c), c.id, m.create_time);
+      // The sender has seen the chat up to its own event; that is news to no one (no push).
+      ctx.chats_.mark_seen(v.chat.id, chatter_type_of(c), c.id, m.create_time, /*quiet=*/true);
       result["event_id"] = model::rtm_event_id(m.thread_id, m.id);
     } else if (action == "send_rich_message_postback") {
       const auto c = ctx.customer();

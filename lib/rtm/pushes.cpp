@@ -170,7 +170,7 @@ std::vector<Delivery> PushRouter::route(const store::EventRecord& e) {
                                           payload.value("message_id", std::int64_t{0}));
     }
     push(to, scope + (update ? "_properties_updated" : "_properties_deleted"), p);
-  } else if (e.type == "ChatEventsSeen") {
+  } else if (e.type == "ChatEventsSeen" && !payload.value("quiet", false)) {
     push(to, "events_marked_as_seen",
          {{"user_id", payload.value("chatter_id", "")},
           {"chat_id", chat_id},

@@ -47,6 +47,7 @@ struct Job {
   Clock::time_point received;
   std::shared_ptr<std::atomic<bool>> answered;
   bool logout{false};  // not a request: the customer's last connection closed
+  Request request{};   // decoded by receive()
 };
 
 // What the worker sends back for one job once its transaction is committed.
@@ -175,20 +176,34 @@ class Service::Impl {
       }
       c->tokens -= 1;
     }
+    // Decoding, unknown actions and ping need no database: answered here, on the caller's thread.
+    nlohmann::json rid;
+    std::string action;
+    Request request;
+    try {
+      request = parse_request(frame, rid, action);
+      if (!Actions::known(request.action)) throw RtmError(ErrorType::validation, "Unknown action `" + request.action + "`");
+    } catch (const RtmError& e) {
+      ++request_errors_;
+      send(*c, error_frame(rid, action, e.type(), e.what()));
+      return;
+    }
+    if (request.action == "ping") {
+      ++requests_;
+      send(*c, response_frame(request.request_id, request.action, nlohmann::json::object()));
+      return;
+    }
     if (c->pending >= limits_.pending_requests) {
-      answer_error(*c, frame, ErrorType::pending_requests_limit_reached);
+      ++request_errors_;
+      send(*c, error_frame(rid, action, ErrorType::pending_requests_limit_reached,
+                           default_message(ErrorType::pending_requests_limit_reached)));
       return;
     }
     ++c->pending;
     Job job{c, std::move(frame), Clock::now(), std::make_shared<std::atomic<bool>>(false)};
+    job.request = std::move(request);
     {
       std::lock_guard lock(c->mu);
-      nlohmann::json rid;
-      std::string action;
-      try {
-        parse_request(job.frame, rid, action);
-      } catch (const RtmError&) {
-      }
       c->inflight.emplace_back(job.received, job.answered);
       c->inflight_ids.emplace_back(rid, action);
     }
@@ -415,10 +430,10 @@ class Service::Impl {
       return a;
     }
     auto& c = *job.client;
-    nlohmann::json rid;
-    std::string action;
+    const Request& r = job.request;
+    const nlohmann::json& rid = r.request_id;
+    const std::string& action = r.action;
     try {
-      const Request r = parse_request(job.frame, rid, action);
       const bool was_logged_in = c.session.logged_in;
       Outcome o = actions_.run(c.session, r);
       a.frame = response_frame(r.request_id, r.action, o.payload);

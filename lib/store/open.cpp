@@ -1,4 +1,7 @@
+#include <sqlite3.h>
+
 #include <filesystem>
+#include <mutex>
 
 #include "core/error.hpp"
 #include "core/text.hpp"
@@ -19,6 +22,10 @@ std::string sqlite_connect_string(const std::string& path) {
 }  // namespace
 
 std::unique_ptr<Store> open_store(const OpenOptions& options) {
+  // SQLite's memory statistics take a global mutex on every allocation, which chatd's threads
+  // then contend for; chatctl reads none of them. Only possible before SQLite initialises.
+  static std::once_flag sqlite_configured;
+  std::call_once(sqlite_configured, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
   const DatabaseAddress addr = parse_database_address(options.address);
   if (addr.backend == Backend::postgresql) {
     std::string conninfo = addr.conninfo;
