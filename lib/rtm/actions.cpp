@@ -136,7 +136,7 @@ Page paging(const json& p, std::size_t default_limit, std::size_t max_limit) {
         !j["a"].is_boolean() || !j.contains("l") || !j["l"].is_number_unsigned()) {
       invalid("`page_id` is not one this server gave");
     }
-    page.offset = j["o"].get<std::size_t>();
+    page.offset = std::min<std::size_t>(j["o"].get<std::size_t>(), 1'000'000'000);
     page.asc = j["a"].get<bool>();
     page.limit = std::clamp<std::size_t>(j["l"].get<std::size_t>(), 1, max_limit);
     return page;
@@ -735,7 +735,8 @@ Outcome Actions::run(Session& session, const Request& r) {
         for (auto& el : fields["elements"]) {
           if (!el.is_object() || !el.contains("buttons") || !el["buttons"].is_array()) continue;
           for (auto& b : el["buttons"]) {
-            if (!b.is_object() || b.value("postback_id", "") != id) continue;
+            const auto pid = b.is_object() ? b.find("postback_id") : b.end();
+            if (!b.is_object() || pid == b.end() || !pid->is_string() || *pid != id) continue;
             found = true;
             auto users = b.contains("user_ids") && b["user_ids"].is_array() ? b["user_ids"] : json::array();
             json kept = json::array();
