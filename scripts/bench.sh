@@ -5,7 +5,7 @@
 # go to bench_batch_jobs, those after a second `--` to bench_chatd, e.g. for quicker runs:
 #   ./scripts/bench.sh --chats 100000 -- --chats 20000 -- --rounds 1 --idle-connections 2000
 # bench_batch_jobs and bench_chatd also run on PostgreSQL when CHATCTL_TEST_PG is set (see
-# scripts/pg-test-server.sh).
+# scripts/pg-test-server.sh). Then the replay and webhook delivery benchmarks (Python drivers).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 engine_args=()
@@ -21,3 +21,5 @@ scripts/build.sh
 build/tests/bench_engine_queries "${engine_args[@]}"
 build/tests/bench_batch_jobs "${batch_args[@]}"
 build/tests/bench_chatd "${chatd_args[@]}"
+/usr/bin/python3 tests/bench/replay_fixtures.py --chatctl build/cmd/chatctl
+/usr/bin/python3 tests/bench/webhook_delivery.py --chatctl build/cmd/chatctl
