@@ -2,11 +2,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <condition_variable>
 #include <fstream>
 #include <iostream>
-#include <mutex>
 #include <thread>
 
 #include "commands.hpp"
@@ -102,55 +99,15 @@ void register_replay(CLI::App& app, Context& ctx) {
       return;
     }
     const bool color = !o->tap && isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR");
-    std::vector<std::optional<transcript::ReplayResult>> done(fixtures.size());
-    std::mutex mu;  // guards done
-    std::condition_variable cv;
-    std::atomic<std::size_t> next{0};
-    std::unique_ptr<transcript::InProcess> local;
-    std::unique_ptr<transcript::ReplayTarget> remote;
-    unsigned jobs = 1;
+    transcript::RunOptions run;
+    run.timeout = timeout;
     if (o->url) {
-      remote = transcript::url_target(*o->url, ctx.settings(), ctx.clock());
+      run.url = *o->url;
     } else {
-      local = std::make_unique<transcript::InProcess>(ctx.clock());
-      jobs = o->jobs ? o->jobs : std::max(1U, std::thread::hardware_concurrency());
+      run.jobs = o->jobs ? o->jobs : std::max(1U, std::thread::hardware_concurrency());
     }
-    const auto work = [&] {
-      for (std::size_t i = next++; i < fixtures.size(); i = next++) {
-        transcript::ReplayResult r;
-        if (local) {
-          try {
-            auto target = local->make();
-            r = transcript::run_fixture(fixtures[i], *target, ctx.clock(), timeout);
-          } catch (const std::exception& e) {
-            r.file = fixtures[i].file;
-            r.name = fixtures[i].name;
-            r.failure = std::string("cannot start: ") + e.what();
-          }
-        } else {
-          r = transcript::run_fixture(fixtures[i], *remote, ctx.clock(), timeout);
-        }
-        {
-          std::lock_guard lock(mu);
-          done[i] = std::move(r);
-        }
-        cv.notify_all();
-      }
-    };
-    std::vector<std::thread> threads;
-    for (unsigned t = 1; t < std::min<std::size_t>(jobs, fixtures.size()); ++t) threads.emplace_back(work);
-    std::thread own(work);
-    // Results are printed in fixture order as they complete.
-    std::vector<transcript::ReplayResult> results;
-    for (std::size_t i = 0; i < fixtures.size(); ++i) {
-      std::unique_lock lock(mu);
-      cv.wait(lock, [&] { return done[i].has_value(); });
-      results.push_back(std::move(*done[i]));
-      lock.unlock();
-      if (!o->tap) print_result(ctx.out(), results.back(), color);
-    }
-    own.join();
-    for (auto& t : threads) t.join();
+    if (!o->tap) run.on_result = [&](const transcript::ReplayResult& r) { print_result(ctx.out(), r, color); };
+    const auto results = transcript::run_fixtures(fixtures, run, ctx.settings(), ctx.clock());
     if (o->tap) transcript::write_tap(ctx.out(), results);
     std::size_t failed = 0;
     for (const auto& r : results) failed += r.passed ? 0 : 1;

@@ -830,10 +830,7 @@ Outcome Actions::run(Session& session, const Request& r) {
         }
       }
       const auto available = ctx.available();
-      store::AgentFilter on;
-      on.seen_since = clock_.now() - settings_.get_int(core::keys::kAgentOnlineThreshold) * 60'000'000;
-      on.min_availability = model::AgentAvailability::unavailable;
-      const auto online_agents = store_.list_agents(on);
+      const auto online_agents = ctx.people_.online_agents(std::nullopt);
       json statuses = json::object();
       for (const auto& ch : channels) {
         const auto group = ctx.reader_.group_of(ch.id);
@@ -867,11 +864,8 @@ Outcome Actions::run(Session& session, const Request& r) {
         if (!login && std::find(chs.begin(), chs.end(), channel) != chs.end()) login = l;
       }
       if (!login) {
-        store::AgentFilter on;
-        on.group = ch->group;
-        on.seen_since = clock_.now() - settings_.get_int(core::keys::kAgentOnlineThreshold) * 60'000'000;
-        on.min_availability = model::AgentAvailability::unavailable;
-        throw RtmError(store_.list_agents(on).empty() ? ErrorType::group_offline : ErrorType::group_unavailable);
+        throw RtmError(ctx.people_.online_agents(ch->group).empty() ? ErrorType::group_offline
+                                                                     : ErrorType::group_unavailable);
       }
       const auto a = store_.find_agent(*login);
       result = {{"id", a->login}, {"name", a->name}, {"is_bot", false}, {"job_title", "Support Agent"}, {"type", "agent"}};

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "core/error.hpp"
 #include "core/text.hpp"
@@ -15,6 +16,7 @@
 #include "engine/chats.hpp"
 #include "engine/engine.hpp"
 #include "engine/people.hpp"
+#include "rtm/render.hpp"
 #include "rtm/service.hpp"
 #include "server/ws_client.hpp"
 #include "transcript/match.hpp"
@@ -223,10 +225,7 @@ void agent_action(const json& a, ReplayTarget& t, const core::Clock& clock) {
   } else if (what == "remove") {
     if (a.contains("customer")) {
       const auto c = people.customer(str(a, "customer"));
-      chats.remove_participant(chat_of(a),
-                               c.kind == model::CustomerKind::public_user ? model::ChatterType::public_user
-                                                                          : model::ChatterType::customer,
-                               c.id, false);
+      chats.remove_participant(chat_of(a), rtm::chatter_type_of(c), c.id, false);
     } else {
       chats.remove_participant(chat_of(a), model::ChatterType::user, str(a, "agent"), false);
     }
@@ -485,6 +484,59 @@ std::string xml(std::string_view s) {
 }
 
 }  // namespace
+
+std::vector<ReplayResult> run_fixtures(const std::vector<Fixture>& fixtures, const RunOptions& o,
+                                       const core::Settings& settings, const core::Clock& clock) {
+  std::unique_ptr<InProcess> local;
+  std::unique_ptr<ReplayTarget> remote;
+  unsigned jobs = 1;
+  if (o.url) {
+    remote = url_target(*o.url, settings, clock);
+  } else {
+    local = std::make_unique<InProcess>(clock);
+    jobs = std::max(1U, o.jobs);
+  }
+  std::vector<std::optional<ReplayResult>> done(fixtures.size());
+  std::mutex mu;  // guards done
+  std::condition_variable cv;
+  std::atomic<std::size_t> next{0};
+  const auto work = [&] {
+    for (std::size_t i = next++; i < fixtures.size(); i = next++) {
+      ReplayResult r;
+      try {
+        if (local) {
+          auto target = local->make();
+          r = run_fixture(fixtures[i], *target, clock, o.timeout);
+        } else {
+          r = run_fixture(fixtures[i], *remote, clock, o.timeout);
+        }
+      } catch (const std::exception& e) {
+        r.file = fixtures[i].file;
+        r.name = fixtures[i].name;
+        r.failure = std::string("cannot start: ") + e.what();
+      }
+      {
+        std::lock_guard lock(mu);
+        done[i] = std::move(r);
+      }
+      cv.notify_all();
+    }
+  };
+  std::vector<std::thread> threads;
+  for (unsigned t = 1; t < std::min<std::size_t>(jobs, fixtures.size()); ++t) threads.emplace_back(work);
+  std::thread own(work);
+  std::vector<ReplayResult> results;
+  for (std::size_t i = 0; i < fixtures.size(); ++i) {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return done[i].has_value(); });
+    results.push_back(std::move(*done[i]));
+    lock.unlock();
+    if (o.on_result) o.on_result(results.back());
+  }
+  own.join();
+  for (auto& t : threads) t.join();
+  return results;
+}
 
 void write_tap(std::ostream& out, const std::vector<ReplayResult>& results) {
   out << "TAP version 13\n1.." << results.size() << '\n';

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <ostream>
@@ -71,6 +72,19 @@ struct ReplayResult {
 // in the result. `timeout` overrides the fixture's per-step timeouts when set.
 ReplayResult run_fixture(const Fixture& fixture, ReplayTarget& target, const core::Clock& clock,
                          std::optional<std::chrono::milliseconds> timeout);
+
+struct RunOptions {
+  std::optional<std::string> url{};  // against this chatd (and the database `settings` names); else in process
+  unsigned jobs{1};                  // fixtures side by side, in process only
+  std::optional<std::chrono::milliseconds> timeout{};
+  // Called with each result in fixture order, as soon as it and those before it are done.
+  std::function<void(const ReplayResult&)> on_result{};
+};
+
+// Runs `fixtures`, each on a fresh in-process target or all against `options.url`; results in
+// fixture order. A fixture whose target cannot start fails with that reason.
+std::vector<ReplayResult> run_fixtures(const std::vector<Fixture>& fixtures, const RunOptions& options,
+                                       const core::Settings& settings, const core::Clock& clock);
 
 // Reports: TAP version 13, and JUnit XML (one testsuite, a testcase per fixture).
 void write_tap(std::ostream& out, const std::vector<ReplayResult>& results);
