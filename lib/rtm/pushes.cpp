@@ -37,11 +37,28 @@ const model::Participant* participant(const ChatView& v, const std::string& id) 
 
 }  // namespace
 
-PushRouter::PushRouter(store::Store& store) : store_(store) {}
+PushRouter::PushRouter(store::Store& store) : store_(store) { new_batch(); }
+
+void PushRouter::new_batch() {
+  views_.clear();
+  reader_.emplace(store_);  // learns the default channel again
+}
+
+const ChatView* PushRouter::chat(model::ChatId id) {
+  auto it = views_.find(id);
+  if (it == views_.end()) it = views_.emplace(id, reader_->chat(id)).first;
+  return it->second ? &*it->second : nullptr;
+}
 
 std::vector<Delivery> PushRouter::route(const store::EventRecord& e) {
   const json payload = json::parse(e.payload, nullptr, false);
   if (!payload.is_object()) return {};
+  // What concerns no customer is dropped before anything is read.
+  if ((e.type == "ChatEventsSeen" && payload.value("quiet", false)) ||
+      (e.type == "ChatMessageAdd" &&
+       (payload.value("audience", "everyone") == "agents" || payload.value("initial", false)))) {
+    return {};
+  }
   std::vector<Delivery> out;
   auto push = [&](std::vector<std::string> to, std::string_view action, const json& p) {
     if (!to.empty()) out.push_back({std::move(to), push_frame(action, p), "", 0});
@@ -90,8 +107,8 @@ std::vector<Delivery> PushRouter::route(const store::EventRecord& e) {
   }
 
   if (!e.chat_id) return {};
-  Reader reader(store_);
-  const auto view = reader.chat(*e.chat_id);
+  Reader& reader = *reader_;
+  const ChatView* view = chat(*e.chat_id);
   if (!view) return {};
   const auto& v = *view;
   const auto to = customers_of(v);
@@ -150,7 +167,6 @@ std::vector<Delivery> PushRouter::route(const store::EventRecord& e) {
       push(recipients, "user_removed_from_chat", push_payload);
     }
   } else if (e.type == "ChatMessageAdd") {
-    if (payload.value("audience", "everyone") == "agents" || payload.value("initial", false)) return {};
     const auto m = store_.find_message(payload.value("message_id", std::int64_t{0}));
     if (!m) return {};
     push(to, "incoming_event",
@@ -170,7 +186,7 @@ std::vector<Delivery> PushRouter::route(const store::EventRecord& e) {
                                           payload.value("message_id", std::int64_t{0}));
     }
     push(to, scope + (update ? "_properties_updated" : "_properties_deleted"), p);
-  } else if (e.type == "ChatEventsSeen" && !payload.value("quiet", false)) {
+  } else if (e.type == "ChatEventsSeen") {
     push(to, "events_marked_as_seen",
          {{"user_id", payload.value("chatter_id", "")},
           {"chat_id", chat_id},

@@ -3,8 +3,10 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
+#include "rtm/render.hpp"
 #include "store/store.hpp"
 
 namespace chatctl::rtm {
@@ -29,9 +31,17 @@ class PushRouter {
  public:
   explicit PushRouter(store::Store& store);
   std::vector<Delivery> route(const store::EventRecord& event);
+  // Starts a batch of events read in one poll: the chats read for one event of the batch serve
+  // the others (every event of a batch was committed before any of it was read, so the state is
+  // as current as a fresh read's).
+  void new_batch();
 
  private:
+  const ChatView* chat(model::ChatId id);
+
   store::Store& store_;
+  std::optional<Reader> reader_;
+  std::unordered_map<model::ChatId, std::optional<ChatView>> views_;
 };
 
 }  // namespace chatctl::rtm

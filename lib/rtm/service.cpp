@@ -490,6 +490,7 @@ class Service::Impl {
           f.after = cursor_;
           f.limit = 500;
           const auto events = follower_store_->list_events(f);
+          router_.new_batch();
           for (const auto& e : events) {
             deliver(router_.route(e));
             cursor_ = e.seq;

@@ -8,6 +8,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -118,6 +119,122 @@ constexpr const char* kChannelColumns =
 
 }  // namespace
 
+// ---- Statements prepared once ----------------------------------------------------------------
+//
+// SOCI 4 prepares a statement on every call: SQLite parses and plans the SQL again
+// (sqlite3_prepare_v2) and PostgreSQL gets a PREPARE and a DEALLOCATE round trip beside the
+// EXECUTE. On chatd's hot paths that was about half of the CPU. So a statement is prepared once
+// per connection and kept, keyed by its SQL text: its result columns and parameters are bound to
+// storage the entry owns (`Cols`, and `texts`/`ints` for the :t0../:i0.. of a WHERE clause), and
+// a call copies its parameters in and its rows out.
+//
+// Texts that vary without bound (IN lists with spliced integers) would grow the cache: past
+// kMaxPrepared entries it is emptied and filled again. A statement already in use (a store call
+// made while another call reads the same statement's rows) gets a private copy, never the shared one.
+
+namespace {
+
+constexpr std::size_t kMaxPrepared = 200;
+
+// Binds :t0.. and :i0.. parameters of a dynamically built WHERE clause.
+void bind_params(soci::statement& st, const std::vector<std::string>& text_params,
+                 const std::vector<long long>& int_params) {
+  for (std::size_t i = 0; i < text_params.size(); ++i) st.exchange(soci::use(text_params[i], "t" + std::to_string(i)));
+  for (std::size_t i = 0; i < int_params.size(); ++i) st.exchange(soci::use(int_params[i], "i" + std::to_string(i)));
+}
+
+}  // namespace
+
+struct SociStore::Prepared {
+  explicit Prepared(soci::session& s) : st(s) {}
+  virtual ~Prepared() = default;
+  Prepared(const Prepared&) = delete;
+  Prepared& operator=(const Prepared&) = delete;
+  soci::statement st;
+  std::vector<std::string> texts;
+  std::vector<long long> ints;
+  bool busy = false;
+};
+
+template <class Cols>
+struct SociStore::PreparedWith final : SociStore::Prepared {
+  using Prepared::Prepared;
+  Cols c{};
+};
+
+// One use of a prepared statement. On the way out SQLite's statement is reset: an unfinished
+// SELECT or RETURNING would otherwise stay active, pinning a read snapshot or blocking COMMIT.
+template <class Cols>
+class SociStore::Reused {
+ public:
+  Reused(PreparedWith<Cols>* p, std::unique_ptr<PreparedWith<Cols>> owned, bool sqlite)
+      : p_(p), owned_(std::move(owned)), sqlite_(sqlite) {
+    p_->busy = true;
+  }
+  ~Reused() {
+    p_->busy = false;
+    if (sqlite_) {
+      if (auto* be = static_cast<soci::sqlite3_statement_backend*>(p_->st.get_backend()); be && be->stmt_) {
+        sqlite_api::sqlite3_reset(be->stmt_);
+      }
+    }
+  }
+  Reused(const Reused&) = delete;
+  Reused& operator=(const Reused&) = delete;
+
+  soci::statement& st() { return p_->st; }
+  Cols& c() { return p_->c; }
+
+ private:
+  PreparedWith<Cols>* p_;
+  std::unique_ptr<PreparedWith<Cols>> owned_;  // a private copy, when the shared one was busy
+  bool sqlite_;
+};
+
+template <class Cols, class Bind>
+SociStore::Reused<Cols> SociStore::reuse(const std::string& sql, const std::vector<std::string>& texts,
+                                         const std::vector<long long>& ints, Bind&& bind) {
+  auto make = [&] {
+    auto p = std::make_unique<PreparedWith<Cols>>(sql_);
+    p->texts = texts;
+    p->ints = ints;
+    bind(p->st, p->c);
+    bind_params(p->st, p->texts, p->ints);
+    p->st.alloc();
+    p->st.prepare(sql);
+    p->st.define_and_bind();
+    return p;
+  };
+  const bool sqlite = backend_ == Backend::sqlite;
+  auto it = prepared_.find(sql);
+  if (it == prepared_.end() && prepared_.size() >= kMaxPrepared &&
+      std::none_of(prepared_.begin(), prepared_.end(), [](const auto& e) { return e.second->busy; })) {
+    prepared_.clear();
+  }
+  if ((it != prepared_.end() && it->second->busy) || (it == prepared_.end() && prepared_.size() >= kMaxPrepared)) {
+    auto own = make();
+    auto* raw = own.get();
+    return Reused<Cols>(raw, std::move(own), sqlite);
+  }
+  if (it == prepared_.end()) {
+    it = prepared_.emplace(sql, make()).first;
+  } else if (it->second->texts.size() != texts.size() || it->second->ints.size() != ints.size()) {
+    throw Error(ErrorKind::internal, "a prepared statement's parameters changed shape: " + sql);
+  } else {
+    std::copy(texts.begin(), texts.end(), it->second->texts.begin());
+    std::copy(ints.begin(), ints.end(), it->second->ints.begin());
+  }
+  auto* p = dynamic_cast<PreparedWith<Cols>*>(it->second.get());
+  if (!p) throw Error(ErrorKind::internal, "one SQL text prepared for two row shapes: " + sql);
+  return Reused<Cols>(p, nullptr, sqlite);
+}
+
+void SociStore::run(const std::string& sql) {
+  struct None {};
+  auto q = reuse<None>(sql, [](soci::statement&, None&) {});
+  q.st().execute(true);
+}
+
 std::string_view to_string(Backend backend) {
   return backend == Backend::sqlite ? "sqlite" : "postgresql";
 }
@@ -166,12 +283,12 @@ SociStore::~SociStore() {
 void SociStore::begin_write() {
   if (depth_ > 0) {
     const std::string name = "chatctl_sp" + std::to_string(depth_);
-    guarded("starting a savepoint", [&] { sql_ << "SAVEPOINT " + name; });
+    guarded("starting a savepoint", [&] { run("SAVEPOINT " + name); });
     ++depth_;
     return;
   }
   guarded("starting a transaction", [&] {
-    sql_ << (backend_ == Backend::sqlite ? "BEGIN IMMEDIATE" : "BEGIN");
+    run(backend_ == Backend::sqlite ? "BEGIN IMMEDIATE" : "BEGIN");
   });
   depth_ = 1;
   event_log_locked_ = false;
@@ -190,7 +307,7 @@ void SociStore::commit() {
   if (depth_ > 1) {
     const std::string name = "chatctl_sp" + std::to_string(depth_ - 1);
     try {
-      guarded("releasing a savepoint", [&] { sql_ << "RELEASE SAVEPOINT " + name; });
+      guarded("releasing a savepoint", [&] { run("RELEASE SAVEPOINT " + name); });
     } catch (...) {
       rollback();
       throw;
@@ -199,7 +316,7 @@ void SociStore::commit() {
     return;
   }
   try {
-    guarded("committing", [&] { sql_ << "COMMIT"; });
+    guarded("committing", [&] { run("COMMIT"); });
   } catch (...) {
     rollback();
     throw;
@@ -213,8 +330,8 @@ void SociStore::rollback() noexcept {
     const std::string name = "chatctl_sp" + std::to_string(depth_ - 1);
     --depth_;
     try {
-      sql_ << "ROLLBACK TO SAVEPOINT " + name;
-      sql_ << "RELEASE SAVEPOINT " + name;
+      run("ROLLBACK TO SAVEPOINT " + name);
+      run("RELEASE SAVEPOINT " + name);
     } catch (const std::exception& e) {
       spdlog::debug("rollback to savepoint failed: {}", e.what());
     }
@@ -222,7 +339,7 @@ void SociStore::rollback() noexcept {
   }
   depth_ = 0;
   try {
-    sql_ << "ROLLBACK";
+    run("ROLLBACK");
   } catch (const std::exception& e) {
     spdlog::debug("rollback failed: {}", e.what());
   }
@@ -230,8 +347,12 @@ void SociStore::rollback() noexcept {
 
 void SociStore::lock_in_transaction(std::int64_t key) {
   if (backend_ != Backend::postgresql) return;
-  const long long k = key;
-  guarded("taking a lock", [&] { sql_ << "SELECT pg_advisory_xact_lock(:k)", soci::use(k); });
+  guarded("taking a lock", [&] {
+    auto q = reuse<long long>("SELECT pg_advisory_xact_lock(:k)",
+                              [](soci::statement& st, long long& k) { st.exchange(soci::use(k, "k")); });
+    q.c() = key;
+    q.st().execute(true);
+  });
 }
 
 void SociStore::ensure_migrations_table() {
@@ -335,12 +456,18 @@ int SociStore::migrate() {
 
 std::optional<std::string> SociStore::meta_get(std::string_view key) {
   return guarded("reading meta", [&]() -> std::optional<std::string> {
-    std::string value;
-    soci::indicator ind = soci::i_null;
-    const std::string k(key);
-    sql_ << "SELECT value FROM meta WHERE key = :k", soci::use(k), soci::into(value, ind);
-    if (!sql_.got_data() || ind != soci::i_ok) return std::nullopt;
-    return value;
+    struct Cols {
+      std::string key;
+      std::string value;
+      soci::indicator ind = soci::i_null;
+    };
+    auto q = reuse<Cols>("SELECT value FROM meta WHERE key = :k", [](soci::statement& st, Cols& c) {
+      st.exchange(soci::use(c.key, "k"));
+      st.exchange(soci::into(c.value, c.ind));
+    });
+    q.c().key = key;
+    if (!q.st().execute(true) || q.c().ind != soci::i_ok) return std::nullopt;
+    return q.c().value;
   });
 }
 
@@ -447,13 +574,6 @@ void SociStore::update_channel(const model::Channel& c) {
 }
 
 namespace {
-
-// Binds :t0.. and :i0.. parameters of a dynamically built WHERE clause.
-void bind_params(soci::statement& st, const std::vector<std::string>& text_params,
-                 const std::vector<long long>& int_params) {
-  for (std::size_t i = 0; i < text_params.size(); ++i) st.exchange(soci::use(text_params[i], "t" + std::to_string(i)));
-  for (std::size_t i = 0; i < int_params.size(); ++i) st.exchange(soci::use(int_params[i], "i" + std::to_string(i)));
-}
 
 // Builds WHERE clauses whose values are bound, never spliced into the SQL.
 struct Where {
@@ -597,8 +717,7 @@ void SociStore::update_agent(const model::Agent& a) {
 
 std::vector<model::Customer> SociStore::query_customers(const std::string& where, const std::vector<std::string>& texts,
                                                         const std::vector<long long>& ints) {
-  return guarded("reading customers", [&] {
-    std::vector<model::Customer> out;
+  struct Cols {
     model::Customer c;
     std::string kind;
     int availability = 0;
@@ -606,31 +725,33 @@ std::vector<model::Customer> SociStore::query_customers(const std::string& where
     long long create_time = 0;
     long long change_time = 0;
     int banned = 0;
-    soci::statement st(sql_);
-    st.exchange(soci::into(c.id));
-    st.exchange(soci::into(c.name));
-    st.exchange(soci::into(c.email));
-    st.exchange(soci::into(kind));
-    st.exchange(soci::into(availability));
-    st.exchange(soci::into(last_seen));
-    st.exchange(soci::into(create_time));
-    st.exchange(soci::into(change_time));
-    st.exchange(soci::into(c.profile));
-    st.exchange(soci::into(banned));
-    bind_params(st, texts, ints);
-    st.alloc();
-    st.prepare("SELECT id, name, email, kind, availability, last_seen, create_time, change_time, profile, banned "
-               "FROM customer " + where + " ORDER BY id");
-    st.define_and_bind();
-    st.execute();
-    while (st.fetch()) {
-      c.kind = model::parse_customer_kind(kind).value_or(model::CustomerKind::customer);
-      c.availability = static_cast<model::CustomerAvailability>(availability);
-      c.last_seen = last_seen;
-      c.create_time = create_time;
-      c.change_time = change_time;
-      c.banned = banned != 0;
-      out.push_back(c);
+  };
+  return guarded("reading customers", [&] {
+    std::vector<model::Customer> out;
+    auto q = reuse<Cols>("SELECT id, name, email, kind, availability, last_seen, create_time, change_time, profile, "
+                         "banned FROM customer " + where + " ORDER BY id",
+                         texts, ints, [](soci::statement& st, Cols& r) {
+                           st.exchange(soci::into(r.c.id));
+                           st.exchange(soci::into(r.c.name));
+                           st.exchange(soci::into(r.c.email));
+                           st.exchange(soci::into(r.kind));
+                           st.exchange(soci::into(r.availability));
+                           st.exchange(soci::into(r.last_seen));
+                           st.exchange(soci::into(r.create_time));
+                           st.exchange(soci::into(r.change_time));
+                           st.exchange(soci::into(r.c.profile));
+                           st.exchange(soci::into(r.banned));
+                         });
+    auto& r = q.c();
+    q.st().execute();
+    while (q.st().fetch()) {
+      r.c.kind = model::parse_customer_kind(r.kind).value_or(model::CustomerKind::customer);
+      r.c.availability = static_cast<model::CustomerAvailability>(r.availability);
+      r.c.last_seen = r.last_seen;
+      r.c.create_time = r.create_time;
+      r.c.change_time = r.change_time;
+      r.c.banned = r.banned != 0;
+      out.push_back(r.c);
     }
     return out;
   });
@@ -666,16 +787,36 @@ void SociStore::insert_customer(const model::Customer& c) {
 }
 
 void SociStore::update_customer(const model::Customer& c) {
+  struct Cols {
+    model::Customer c;
+    std::string kind;
+    int availability = 0;
+    long long last_seen = 0;
+    long long change_time = 0;
+    int banned = 0;
+  };
   guarded("updating a customer", [&] {
-    const std::string kind(model::to_string(c.kind));
-    const int availability = static_cast<int>(c.availability);
-    const long long last_seen = c.last_seen;
-    const long long change_time = c.change_time;
-    const int banned = c.banned ? 1 : 0;
-    sql_ << "UPDATE customer SET name = :n, email = :e, kind = :k, availability = :a, last_seen = :s, "
-            "change_time = :mt, profile = :pr, banned = :b WHERE id = :id",
-        soci::use(c.name), soci::use(c.email), soci::use(kind), soci::use(availability), soci::use(last_seen),
-        soci::use(change_time), soci::use(c.profile), soci::use(banned), soci::use(c.id);
+    auto q = reuse<Cols>("UPDATE customer SET name = :n, email = :e, kind = :k, availability = :a, last_seen = :s, "
+                         "change_time = :mt, profile = :pr, banned = :b WHERE id = :id",
+                         [](soci::statement& st, Cols& r) {
+                           st.exchange(soci::use(r.c.name, "n"));
+                           st.exchange(soci::use(r.c.email, "e"));
+                           st.exchange(soci::use(r.kind, "k"));
+                           st.exchange(soci::use(r.availability, "a"));
+                           st.exchange(soci::use(r.last_seen, "s"));
+                           st.exchange(soci::use(r.change_time, "mt"));
+                           st.exchange(soci::use(r.c.profile, "pr"));
+                           st.exchange(soci::use(r.banned, "b"));
+                           st.exchange(soci::use(r.c.id, "id"));
+                         });
+    auto& r = q.c();
+    r.c = c;
+    r.kind = model::to_string(c.kind);
+    r.availability = static_cast<int>(c.availability);
+    r.last_seen = c.last_seen;
+    r.change_time = c.change_time;
+    r.banned = c.banned ? 1 : 0;
+    q.st().execute(true);
   });
 }
 
@@ -881,27 +1022,48 @@ model::ChatId SociStore::insert_chat(const model::Chat& c) {
 }
 
 void SociStore::update_chat(const model::Chat& c) {
+  struct Cols {
+    model::Chat c;
+    std::string status;
+    std::string requester_type;
+    std::string target_type;
+    long long channel = 0;
+    long long ticket = 0;
+    long long change_time = 0;
+    long long id = 0;
+  };
   guarded("updating a chat", [&] {
-    const std::string status(model::to_string(c.status));
-    const std::string requester_type(model::to_string(c.requester_type));
-    const std::string target_type(model::to_string(c.target_type));
-    const long long channel = c.channel_id;
-    const long long ticket = c.ticket_id;
-    const long long change_time = c.change_time;
-    const long long id = c.id;
-    sql_ << "UPDATE chat SET status = :s, requester_id = :ri, requester_name = :rn, requester_type = :rt, "
-            "target_type = :tt, chat_channel_id = :ch, ticket_id = :tk, change_time = :mt, properties = :pr "
-            "WHERE id = :id",
-        soci::use(status), soci::use(c.requester_id), soci::use(c.requester_name), soci::use(requester_type),
-        soci::use(target_type), soci::use(channel), soci::use(ticket), soci::use(change_time),
-        soci::use(c.properties), soci::use(id);
+    auto q = reuse<Cols>("UPDATE chat SET status = :s, requester_id = :ri, requester_name = :rn, requester_type = :rt, "
+                         "target_type = :tt, chat_channel_id = :ch, ticket_id = :tk, change_time = :mt, "
+                         "properties = :pr WHERE id = :id",
+                         [](soci::statement& st, Cols& r) {
+                           st.exchange(soci::use(r.status, "s"));
+                           st.exchange(soci::use(r.c.requester_id, "ri"));
+                           st.exchange(soci::use(r.c.requester_name, "rn"));
+                           st.exchange(soci::use(r.requester_type, "rt"));
+                           st.exchange(soci::use(r.target_type, "tt"));
+                           st.exchange(soci::use(r.channel, "ch"));
+                           st.exchange(soci::use(r.ticket, "tk"));
+                           st.exchange(soci::use(r.change_time, "mt"));
+                           st.exchange(soci::use(r.c.properties, "pr"));
+                           st.exchange(soci::use(r.id, "id"));
+                         });
+    auto& r = q.c();
+    r.c = c;
+    r.status = model::to_string(c.status);
+    r.requester_type = model::to_string(c.requester_type);
+    r.target_type = model::to_string(c.target_type);
+    r.channel = c.channel_id;
+    r.ticket = c.ticket_id;
+    r.change_time = c.change_time;
+    r.id = c.id;
+    q.st().execute(true);
   });
 }
 
 std::vector<model::Chat> SociStore::query_chats(const std::string& where, const std::vector<std::string>& texts,
                                                 const std::vector<long long>& ints, std::size_t limit) {
-  return guarded("reading chats", [&] {
-    std::vector<model::Chat> out;
+  struct Cols {
     model::Chat c;
     long long id = 0;
     std::string status;
@@ -911,37 +1073,40 @@ std::vector<model::Chat> SociStore::query_chats(const std::string& where, const 
     long long ticket = 0;
     long long create_time = 0;
     long long change_time = 0;
-    soci::statement st(sql_);
-    st.exchange(soci::into(id));
-    st.exchange(soci::into(status));
-    st.exchange(soci::into(c.requester_id));
-    st.exchange(soci::into(c.requester_name));
-    st.exchange(soci::into(requester_type));
-    st.exchange(soci::into(target_type));
-    st.exchange(soci::into(channel));
-    st.exchange(soci::into(c.channel_name));
-    st.exchange(soci::into(ticket));
-    st.exchange(soci::into(create_time));
-    st.exchange(soci::into(change_time));
-    st.exchange(soci::into(c.properties));
-    bind_params(st, texts, ints);
-    st.alloc();
-    st.prepare("SELECT c.id, c.status, c.requester_id, c.requester_name, c.requester_type, c.target_type, "
-               "c.chat_channel_id, ch.name, c.ticket_id, c.create_time, c.change_time, c.properties FROM chat c "
-               "JOIN chat_channel ch ON ch.id = c.chat_channel_id " +
-               where + " ORDER BY c.id" + (limit ? " LIMIT " + std::to_string(limit) : std::string()));
-    st.define_and_bind();
-    st.execute();
-    while (st.fetch()) {
-      c.id = id;
-      c.status = model::parse_chat_status(status).value_or(model::ChatStatus::request);
-      c.requester_type = chatter_type_of(requester_type);
-      c.target_type = chatter_type_of(target_type);
-      c.channel_id = channel;
-      c.ticket_id = ticket;
-      c.create_time = create_time;
-      c.change_time = change_time;
-      out.push_back(c);
+  };
+  return guarded("reading chats", [&] {
+    std::vector<model::Chat> out;
+    auto q = reuse<Cols>(
+        "SELECT c.id, c.status, c.requester_id, c.requester_name, c.requester_type, c.target_type, "
+        "c.chat_channel_id, ch.name, c.ticket_id, c.create_time, c.change_time, c.properties FROM chat c "
+        "JOIN chat_channel ch ON ch.id = c.chat_channel_id " +
+            where + " ORDER BY c.id" + (limit ? " LIMIT " + std::to_string(limit) : std::string()),
+        texts, ints, [](soci::statement& st, Cols& r) {
+          st.exchange(soci::into(r.id));
+          st.exchange(soci::into(r.status));
+          st.exchange(soci::into(r.c.requester_id));
+          st.exchange(soci::into(r.c.requester_name));
+          st.exchange(soci::into(r.requester_type));
+          st.exchange(soci::into(r.target_type));
+          st.exchange(soci::into(r.channel));
+          st.exchange(soci::into(r.c.channel_name));
+          st.exchange(soci::into(r.ticket));
+          st.exchange(soci::into(r.create_time));
+          st.exchange(soci::into(r.change_time));
+          st.exchange(soci::into(r.c.properties));
+        });
+    auto& r = q.c();
+    q.st().execute();
+    while (q.st().fetch()) {
+      r.c.id = r.id;
+      r.c.status = model::parse_chat_status(r.status).value_or(model::ChatStatus::request);
+      r.c.requester_type = chatter_type_of(r.requester_type);
+      r.c.target_type = chatter_type_of(r.target_type);
+      r.c.channel_id = r.channel;
+      r.c.ticket_id = r.ticket;
+      r.c.create_time = r.create_time;
+      r.c.change_time = r.change_time;
+      out.push_back(r.c);
     }
     return out;
   });
@@ -1088,8 +1253,7 @@ void SociStore::update_thread(const model::Thread& t) {
 }
 
 std::vector<model::Thread> SociStore::query_threads(const std::string& where, const std::vector<long long>& ints) {
-  return guarded("reading threads", [&] {
-    std::vector<model::Thread> out;
+  struct Cols {
     model::Thread t;
     long long id = 0;
     long long chat = 0;
@@ -1097,26 +1261,28 @@ std::vector<model::Thread> SociStore::query_threads(const std::string& where, co
     long long create_time = 0;
     long long close_time = 0;
     soci::indicator close_ind = soci::i_null;
-    soci::statement st(sql_);
-    st.exchange(soci::into(id));
-    st.exchange(soci::into(chat));
-    st.exchange(soci::into(active));
-    st.exchange(soci::into(t.properties));
-    st.exchange(soci::into(create_time));
-    st.exchange(soci::into(close_time, close_ind));
-    bind_params(st, {}, ints);
-    st.alloc();
-    st.prepare("SELECT id, chat_id, active, properties, create_time, close_time FROM chat_thread " + where +
-               " ORDER BY chat_id, id");
-    st.define_and_bind();
-    st.execute();
-    while (st.fetch()) {
-      t.id = id;
-      t.chat_id = chat;
-      t.active = active != 0;
-      t.create_time = create_time;
-      t.close_time = close_ind == soci::i_ok ? std::optional<core::Micros>(close_time) : std::nullopt;
-      out.push_back(t);
+  };
+  return guarded("reading threads", [&] {
+    std::vector<model::Thread> out;
+    auto q = reuse<Cols>("SELECT id, chat_id, active, properties, create_time, close_time FROM chat_thread " + where +
+                             " ORDER BY chat_id, id",
+                         {}, ints, [](soci::statement& st, Cols& r) {
+                           st.exchange(soci::into(r.id));
+                           st.exchange(soci::into(r.chat));
+                           st.exchange(soci::into(r.active));
+                           st.exchange(soci::into(r.t.properties));
+                           st.exchange(soci::into(r.create_time));
+                           st.exchange(soci::into(r.close_time, r.close_ind));
+                         });
+    auto& r = q.c();
+    q.st().execute();
+    while (q.st().fetch()) {
+      r.t.id = r.id;
+      r.t.chat_id = r.chat;
+      r.t.active = r.active != 0;
+      r.t.create_time = r.create_time;
+      r.t.close_time = r.close_ind == soci::i_ok ? std::optional<core::Micros>(r.close_time) : std::nullopt;
+      out.push_back(r.t);
     }
     return out;
   });
@@ -1451,25 +1617,43 @@ model::ParticipantId SociStore::insert_participant(const model::Participant& p) 
 }
 
 void SociStore::update_participant(const model::Participant& p) {
+  struct Cols {
+    std::string name;
+    int active = 0;
+    int invitation = 0;
+    int monitoring = 0;
+    std::string permission;
+    long long seen = 0;
+    long long id = 0;
+  };
   guarded("updating a participant", [&] {
-    const int active = static_cast<int>(p.active);
-    const int invitation = p.invitation ? 1 : 0;
-    const int monitoring = static_cast<int>(p.monitoring);
-    const std::string permission(model::to_string(p.permission));
-    const long long id = p.id;
-    const long long seen = p.seen_up_to;
-    sql_ << "UPDATE chat_participant SET chatter_name = :n, chatter_active = :a, invitation = :inv, monitoring = :m, "
-            "permission_level = :p, seen_up_to = :su WHERE id = :id",
-        soci::use(p.chatter_name), soci::use(active), soci::use(invitation), soci::use(monitoring),
-        soci::use(permission), soci::use(seen), soci::use(id);
+    auto q = reuse<Cols>("UPDATE chat_participant SET chatter_name = :n, chatter_active = :a, invitation = :inv, "
+                         "monitoring = :m, permission_level = :p, seen_up_to = :su WHERE id = :id",
+                         [](soci::statement& st, Cols& r) {
+                           st.exchange(soci::use(r.name, "n"));
+                           st.exchange(soci::use(r.active, "a"));
+                           st.exchange(soci::use(r.invitation, "inv"));
+                           st.exchange(soci::use(r.monitoring, "m"));
+                           st.exchange(soci::use(r.permission, "p"));
+                           st.exchange(soci::use(r.seen, "su"));
+                           st.exchange(soci::use(r.id, "id"));
+                         });
+    auto& r = q.c();
+    r.name = p.chatter_name;
+    r.active = static_cast<int>(p.active);
+    r.invitation = p.invitation ? 1 : 0;
+    r.monitoring = static_cast<int>(p.monitoring);
+    r.permission = model::to_string(p.permission);
+    r.seen = p.seen_up_to;
+    r.id = p.id;
+    q.st().execute(true);
   });
 }
 
 std::vector<model::Participant> SociStore::query_participants(const std::string& where,
                                                               const std::vector<std::string>& texts,
                                                               const std::vector<long long>& ints) {
-  return guarded("reading participants", [&] {
-    std::vector<model::Participant> out;
+  struct Cols {
     model::Participant p;
     long long id = 0;
     long long chat = 0;
@@ -1480,36 +1664,38 @@ std::vector<model::Participant> SociStore::query_participants(const std::string&
     std::string permission;
     long long create_time = 0;
     long long seen = 0;
-    soci::statement st(sql_);
-    st.exchange(soci::into(id));
-    st.exchange(soci::into(chat));
-    st.exchange(soci::into(p.chatter_id));
-    st.exchange(soci::into(p.chatter_name));
-    st.exchange(soci::into(type));
-    st.exchange(soci::into(active));
-    st.exchange(soci::into(invitation));
-    st.exchange(soci::into(monitoring));
-    st.exchange(soci::into(permission));
-    st.exchange(soci::into(create_time));
-    st.exchange(soci::into(seen));
-    bind_params(st, texts, ints);
-    st.alloc();
-    st.prepare("SELECT id, chat_id, chatter_id, chatter_name, chatter_type, chatter_active, invitation, monitoring, "
-               "permission_level, create_time, seen_up_to FROM chat_participant " +
-               where + " ORDER BY id");
-    st.define_and_bind();
-    st.execute();
-    while (st.fetch()) {
-      p.id = id;
-      p.chat_id = chat;
-      p.chatter_type = chatter_type_of(type);
-      p.active = static_cast<model::ChatterActive>(active);
-      p.invitation = invitation != 0;
-      p.monitoring = static_cast<model::Monitoring>(monitoring);
-      p.permission = model::parse_permission_level(permission).value_or(model::PermissionLevel::none);
-      p.create_time = create_time;
-      p.seen_up_to = seen;
-      out.push_back(p);
+  };
+  return guarded("reading participants", [&] {
+    std::vector<model::Participant> out;
+    auto q = reuse<Cols>("SELECT id, chat_id, chatter_id, chatter_name, chatter_type, chatter_active, invitation, "
+                         "monitoring, permission_level, create_time, seen_up_to FROM chat_participant " +
+                             where + " ORDER BY id",
+                         texts, ints, [](soci::statement& st, Cols& r) {
+                           st.exchange(soci::into(r.id));
+                           st.exchange(soci::into(r.chat));
+                           st.exchange(soci::into(r.p.chatter_id));
+                           st.exchange(soci::into(r.p.chatter_name));
+                           st.exchange(soci::into(r.type));
+                           st.exchange(soci::into(r.active));
+                           st.exchange(soci::into(r.invitation));
+                           st.exchange(soci::into(r.monitoring));
+                           st.exchange(soci::into(r.permission));
+                           st.exchange(soci::into(r.create_time));
+                           st.exchange(soci::into(r.seen));
+                         });
+    auto& r = q.c();
+    q.st().execute();
+    while (q.st().fetch()) {
+      r.p.id = r.id;
+      r.p.chat_id = r.chat;
+      r.p.chatter_type = chatter_type_of(r.type);
+      r.p.active = static_cast<model::ChatterActive>(r.active);
+      r.p.invitation = r.invitation != 0;
+      r.p.monitoring = static_cast<model::Monitoring>(r.monitoring);
+      r.p.permission = model::parse_permission_level(r.permission).value_or(model::PermissionLevel::none);
+      r.p.create_time = r.create_time;
+      r.p.seen_up_to = r.seen;
+      out.push_back(r.p);
     }
     return out;
   });
@@ -1542,39 +1728,56 @@ std::size_t SociStore::delete_participants(model::ChatId chat) {
 }
 
 model::MessageId SociStore::insert_message(const model::Message& m) {
-  return guarded("adding a message", [&] {
-    long long id = m.id;
-    const long long chat = m.chat_id;
-    const long long participant = m.participant_id;
-    long long thread = m.thread_id;
-    soci::indicator thread_ind = m.thread_id ? soci::i_ok : soci::i_null;
-    const int system = m.system_generated ? 1 : 0;
-    const int internal = static_cast<int>(m.audience);
-    const long long create_time = m.create_time;
-    const std::string type(model::to_string(m.type));
-    soci::statement st(sql_);
-    if (m.id) st.exchange(soci::use(id, "id"));
-    st.exchange(soci::use(chat, "c"));
-    st.exchange(soci::use(participant, "p"));
-    st.exchange(soci::use(thread, thread_ind, "th"));
-    st.exchange(soci::use(m.text, "t"));
-    st.exchange(soci::use(system, "s"));
-    st.exchange(soci::use(internal, "i"));
-    st.exchange(soci::use(create_time, "ct"));
-    st.exchange(soci::use(type, "ty"));
-    st.exchange(soci::use(m.custom_id, "cu"));
-    st.exchange(soci::use(m.properties, "pr"));
-    st.exchange(soci::use(m.payload, "pl"));
+  struct Cols {
+    model::Message m;
+    long long id = 0;
+    long long chat = 0;
+    long long participant = 0;
+    long long thread = 0;
+    soci::indicator thread_ind = soci::i_null;
+    int system = 0;
+    int internal = 0;
+    long long create_time = 0;
+    std::string type;
     long long new_id = 0;
-    st.exchange(soci::into(new_id));
-    st.alloc();
-    st.prepare(std::string("INSERT INTO chat_message (") + (m.id ? "id, " : "") +
-               "chat_id, chat_participant_id, thread_id, message_text, system_generated, internal, create_time, "
-               "event_type, custom_id, properties, payload) VALUES (" +
-               (m.id ? ":id, " : "") + ":c, :p, :th, :t, :s, :i, :ct, :ty, :cu, :pr, :pl) RETURNING id");
-    st.define_and_bind();
-    st.execute(true);
-    return static_cast<model::MessageId>(new_id);
+  };
+  return guarded("adding a message", [&] {
+    const bool with_id = m.id != 0;
+    auto q = reuse<Cols>(std::string("INSERT INTO chat_message (") + (with_id ? "id, " : "") +
+                             "chat_id, chat_participant_id, thread_id, message_text, system_generated, internal, "
+                             "create_time, event_type, custom_id, properties, payload) VALUES (" +
+                             (with_id ? ":id, " : "") + ":c, :p, :th, :t, :s, :i, :ct, :ty, :cu, :pr, :pl) RETURNING id",
+                         [with_id](soci::statement& st, Cols& r) {
+                           if (with_id) st.exchange(soci::use(r.id, "id"));
+                           st.exchange(soci::use(r.chat, "c"));
+                           st.exchange(soci::use(r.participant, "p"));
+                           st.exchange(soci::use(r.thread, r.thread_ind, "th"));
+                           st.exchange(soci::use(r.m.text, "t"));
+                           st.exchange(soci::use(r.system, "s"));
+                           st.exchange(soci::use(r.internal, "i"));
+                           st.exchange(soci::use(r.create_time, "ct"));
+                           st.exchange(soci::use(r.type, "ty"));
+                           st.exchange(soci::use(r.m.custom_id, "cu"));
+                           st.exchange(soci::use(r.m.properties, "pr"));
+                           st.exchange(soci::use(r.m.payload, "pl"));
+                           st.exchange(soci::into(r.new_id));
+                         });
+    auto& r = q.c();
+    r.m.text = m.text;
+    r.m.custom_id = m.custom_id;
+    r.m.properties = m.properties;
+    r.m.payload = m.payload;
+    r.id = m.id;
+    r.chat = m.chat_id;
+    r.participant = m.participant_id;
+    r.thread = m.thread_id;
+    r.thread_ind = m.thread_id ? soci::i_ok : soci::i_null;
+    r.system = m.system_generated ? 1 : 0;
+    r.internal = static_cast<int>(m.audience);
+    r.create_time = m.create_time;
+    r.type = model::to_string(m.type);
+    q.st().execute(true);
+    return static_cast<model::MessageId>(r.new_id);
   });
 }
 
@@ -1595,8 +1798,7 @@ constexpr const char* kMessageColumnsNoAuthor =
 std::vector<model::Message> SociStore::query_messages(const std::string& where, const std::vector<std::string>& texts,
                                                       const std::vector<long long>& ints, const std::string& order,
                                                       bool with_author) {
-  return guarded("reading messages", [&] {
-    std::vector<model::Message> out;
+  struct Cols {
     model::Message m;
     long long id = 0;
     long long chat = 0;
@@ -1608,38 +1810,40 @@ std::vector<model::Message> SociStore::query_messages(const std::string& where, 
     long long thread = 0;
     soci::indicator thread_ind = soci::i_null;
     std::string event_type;
-    soci::statement st(sql_);
-    st.exchange(soci::into(id));
-    st.exchange(soci::into(chat));
-    st.exchange(soci::into(participant));
-    st.exchange(soci::into(m.chatter_id));
-    st.exchange(soci::into(m.chatter_name));
-    st.exchange(soci::into(type));
-    st.exchange(soci::into(m.text));
-    st.exchange(soci::into(system));
-    st.exchange(soci::into(internal));
-    st.exchange(soci::into(create_time));
-    st.exchange(soci::into(thread, thread_ind));
-    st.exchange(soci::into(event_type));
-    st.exchange(soci::into(m.custom_id));
-    st.exchange(soci::into(m.properties));
-    st.exchange(soci::into(m.payload));
-    bind_params(st, texts, ints);
-    st.alloc();
-    st.prepare((with_author ? kMessageColumns : kMessageColumnsNoAuthor) + where + order);
-    st.define_and_bind();
-    st.execute();
-    while (st.fetch()) {
-      m.id = id;
-      m.chat_id = chat;
-      m.participant_id = participant;
-      m.chatter_type = chatter_type_of(type);
-      m.system_generated = system != 0;
-      m.audience = static_cast<model::Audience>(internal);
-      m.create_time = create_time;
-      m.thread_id = thread_ind == soci::i_ok ? thread : 0;
-      m.type = model::parse_event_type(event_type).value_or(model::EventType::message);
-      out.push_back(m);
+  };
+  return guarded("reading messages", [&] {
+    std::vector<model::Message> out;
+    auto q = reuse<Cols>((with_author ? kMessageColumns : kMessageColumnsNoAuthor) + where + order, texts, ints,
+                         [](soci::statement& st, Cols& r) {
+                           st.exchange(soci::into(r.id));
+                           st.exchange(soci::into(r.chat));
+                           st.exchange(soci::into(r.participant));
+                           st.exchange(soci::into(r.m.chatter_id));
+                           st.exchange(soci::into(r.m.chatter_name));
+                           st.exchange(soci::into(r.type));
+                           st.exchange(soci::into(r.m.text));
+                           st.exchange(soci::into(r.system));
+                           st.exchange(soci::into(r.internal));
+                           st.exchange(soci::into(r.create_time));
+                           st.exchange(soci::into(r.thread, r.thread_ind));
+                           st.exchange(soci::into(r.event_type));
+                           st.exchange(soci::into(r.m.custom_id));
+                           st.exchange(soci::into(r.m.properties));
+                           st.exchange(soci::into(r.m.payload));
+                         });
+    auto& r = q.c();
+    q.st().execute();
+    while (q.st().fetch()) {
+      r.m.id = r.id;
+      r.m.chat_id = r.chat;
+      r.m.participant_id = r.participant;
+      r.m.chatter_type = chatter_type_of(r.type);
+      r.m.system_generated = r.system != 0;
+      r.m.audience = static_cast<model::Audience>(r.internal);
+      r.m.create_time = r.create_time;
+      r.m.thread_id = r.thread_ind == soci::i_ok ? r.thread : 0;
+      r.m.type = model::parse_event_type(r.event_type).value_or(model::EventType::message);
+      out.push_back(r.m);
     }
     return out;
   });
@@ -1667,21 +1871,9 @@ void SociStore::update_message(const model::Message& m) {
 }
 
 std::optional<model::Message> SociStore::find_message(model::MessageId id) {
-  auto rows = guarded("reading a message", [&] {
-    long long chat = 0;
-    soci::indicator ind = soci::i_null;
-    const long long mid = id;
-    sql_ << "SELECT chat_id FROM chat_message WHERE id = :id", soci::use(mid), soci::into(chat, ind);
-    std::vector<model::Message> out;
-    if (!sql_.got_data() || ind != soci::i_ok) return out;
-    MessageFilter f;
-    f.chat_id = chat;
-    f.after = id - 1;
-    f.first = true;
-    return list_messages(f);
-  });
-  if (rows.empty() || rows.front().id != id) return std::nullopt;
-  return rows.front();
+  Where w;
+  w.add("m.id = " + w.integer(id));
+  return first_row(query_messages(w.sql, w.texts, w.ints, ""));
 }
 
 void SociStore::set_flag(const model::Flag& f) {
@@ -1840,18 +2032,38 @@ std::int64_t SociStore::append_event(const EventRecord& e) {
     lock_in_transaction(kEventLogLock);
     event_log_locked_ = true;
   }
-  return guarded("writing the event log", [&] {
-    const long long time = e.time;
-    long long chat = e.chat_id.value_or(0);
-    long long channel = e.channel_id.value_or(0);
-    soci::indicator chat_ind = e.chat_id ? soci::i_ok : soci::i_null;
-    soci::indicator channel_ind = e.channel_id ? soci::i_ok : soci::i_null;
+  struct Cols {
+    EventRecord e;
+    long long chat = 0;
+    long long channel = 0;
+    soci::indicator chat_ind = soci::i_null;
+    soci::indicator channel_ind = soci::i_null;
+    long long time = 0;
     long long seq = 0;
-    sql_ << "INSERT INTO event_log (type, time, actor, chat_id, channel_id, payload) VALUES (:ty, :ti, :a, :c, :ch, :p) "
-            "RETURNING seq",
-        soci::use(e.type), soci::use(time), soci::use(e.actor), soci::use(chat, chat_ind),
-        soci::use(channel, channel_ind), soci::use(e.payload), soci::into(seq);
-    return static_cast<std::int64_t>(seq);
+  };
+  return guarded("writing the event log", [&] {
+    auto q = reuse<Cols>("INSERT INTO event_log (type, time, actor, chat_id, channel_id, payload) VALUES (:ty, :ti, :a, "
+                         ":c, :ch, :p) RETURNING seq",
+                         [](soci::statement& st, Cols& r) {
+                           st.exchange(soci::use(r.e.type, "ty"));
+                           st.exchange(soci::use(r.time, "ti"));
+                           st.exchange(soci::use(r.e.actor, "a"));
+                           st.exchange(soci::use(r.chat, r.chat_ind, "c"));
+                           st.exchange(soci::use(r.channel, r.channel_ind, "ch"));
+                           st.exchange(soci::use(r.e.payload, "p"));
+                           st.exchange(soci::into(r.seq));
+                         });
+    auto& r = q.c();
+    r.e.type = e.type;
+    r.e.actor = e.actor;
+    r.e.payload = e.payload;
+    r.time = e.time;
+    r.chat = e.chat_id.value_or(0);
+    r.channel = e.channel_id.value_or(0);
+    r.chat_ind = e.chat_id ? soci::i_ok : soci::i_null;
+    r.channel_ind = e.channel_id ? soci::i_ok : soci::i_null;
+    q.st().execute(true);
+    return static_cast<std::int64_t>(r.seq);
   });
 }
 
@@ -2101,8 +2313,7 @@ void SociStore::append_events(const std::vector<EventRecord>& events) {
 }
 
 std::vector<EventRecord> SociStore::list_events(const EventFilter& filter) {
-  return guarded("reading the event log", [&] {
-    std::vector<EventRecord> out;
+  struct Cols {
     EventRecord e;
     long long seq = 0;
     long long time = 0;
@@ -2110,41 +2321,46 @@ std::vector<EventRecord> SociStore::list_events(const EventFilter& filter) {
     long long channel = 0;
     soci::indicator chat_ind = soci::i_null;
     soci::indicator channel_ind = soci::i_null;
-    long long after = filter.after;
-    long long limit = static_cast<long long>(filter.limit);
-    std::string type = filter.type.value_or("");
-    long long chat_filter = filter.chat_id.value_or(0);
-    long long channel_filter = filter.channel_id.value_or(0);
-
+    long long after = 0;
+    long long limit = 0;
+    std::string type;
+    long long chat_filter = 0;
+    long long channel_filter = 0;
+  };
+  return guarded("reading the event log", [&] {
+    std::vector<EventRecord> out;
     std::string query = "SELECT seq, type, time, actor, chat_id, channel_id, payload FROM event_log WHERE seq > :after";
     if (filter.type) query += " AND type = :type";
     if (filter.chat_id) query += " AND chat_id = :chat";
     if (filter.channel_id) query += " AND channel_id = :channel";
     query += " ORDER BY seq LIMIT :limit";
-
-    soci::statement st(sql_);
-    st.exchange(soci::into(seq));
-    st.exchange(soci::into(e.type));
-    st.exchange(soci::into(time));
-    st.exchange(soci::into(e.actor));
-    st.exchange(soci::into(chat, chat_ind));
-    st.exchange(soci::into(channel, channel_ind));
-    st.exchange(soci::into(e.payload));
-    st.exchange(soci::use(after, "after"));
-    if (filter.type) st.exchange(soci::use(type, "type"));
-    if (filter.chat_id) st.exchange(soci::use(chat_filter, "chat"));
-    if (filter.channel_id) st.exchange(soci::use(channel_filter, "channel"));
-    st.exchange(soci::use(limit, "limit"));
-    st.alloc();
-    st.prepare(query);
-    st.define_and_bind();
-    st.execute();
-    while (st.fetch()) {
-      e.seq = seq;
-      e.time = time;
-      e.chat_id = chat_ind == soci::i_ok ? std::optional<std::int64_t>(chat) : std::nullopt;
-      e.channel_id = channel_ind == soci::i_ok ? std::optional<std::int64_t>(channel) : std::nullopt;
-      out.push_back(e);
+    auto q = reuse<Cols>(query, [&filter](soci::statement& st, Cols& r) {
+      st.exchange(soci::into(r.seq));
+      st.exchange(soci::into(r.e.type));
+      st.exchange(soci::into(r.time));
+      st.exchange(soci::into(r.e.actor));
+      st.exchange(soci::into(r.chat, r.chat_ind));
+      st.exchange(soci::into(r.channel, r.channel_ind));
+      st.exchange(soci::into(r.e.payload));
+      st.exchange(soci::use(r.after, "after"));
+      if (filter.type) st.exchange(soci::use(r.type, "type"));
+      if (filter.chat_id) st.exchange(soci::use(r.chat_filter, "chat"));
+      if (filter.channel_id) st.exchange(soci::use(r.channel_filter, "channel"));
+      st.exchange(soci::use(r.limit, "limit"));
+    });
+    auto& r = q.c();
+    r.after = filter.after;
+    r.limit = static_cast<long long>(filter.limit);
+    r.type = filter.type.value_or("");
+    r.chat_filter = filter.chat_id.value_or(0);
+    r.channel_filter = filter.channel_id.value_or(0);
+    q.st().execute();
+    while (q.st().fetch()) {
+      r.e.seq = r.seq;
+      r.e.time = r.time;
+      r.e.chat_id = r.chat_ind == soci::i_ok ? std::optional<std::int64_t>(r.chat) : std::nullopt;
+      r.e.channel_id = r.channel_ind == soci::i_ok ? std::optional<std::int64_t>(r.channel) : std::nullopt;
+      out.push_back(r.e);
     }
     return out;
   });

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <variant>
 #include <vector>
 
@@ -117,6 +118,22 @@ class SociStore final : public Store {
   std::int64_t last_event_seq() override;
 
  private:
+  // Statements prepared once per connection and run many times (see soci_store.cpp).
+  struct Prepared;
+  template <class Cols>
+  struct PreparedWith;
+  template <class Cols>
+  class Reused;
+  template <class Cols, class Bind>
+  Reused<Cols> reuse(const std::string& sql, const std::vector<std::string>& texts, const std::vector<long long>& ints,
+                     Bind&& bind);
+  template <class Cols, class Bind>
+  Reused<Cols> reuse(const std::string& sql, Bind&& bind) {
+    return reuse<Cols>(sql, {}, {}, std::forward<Bind>(bind));
+  }
+  // A statement without parameters or results (BEGIN, SAVEPOINT, ...), prepared once.
+  void run(const std::string& sql);
+
   std::vector<model::Channel> query_channels(const std::string& where, const std::string& text_param,
                                              long long id_param);
   void ensure_migrations_table();
@@ -152,6 +169,8 @@ class SociStore final : public Store {
   int depth_{0};  // open write transactions: 1 the transaction, more its savepoints
   bool event_log_locked_{false};  // this transaction holds kEventLogLock
   std::chrono::steady_clock::time_point last_checkpoint_{};
+  // Keyed by SQL text; after sql_, so the statements are finalized before the connection closes.
+  std::unordered_map<std::string, std::unique_ptr<Prepared>> prepared_;
 };
 
 }  // namespace chatctl::store
