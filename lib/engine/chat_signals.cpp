@@ -81,8 +81,7 @@ void ChatEngine::update_properties(const PropertyTarget& target, const std::stri
   tx.commit();
 }
 
-void ChatEngine::mark_seen(model::ChatId id, model::ChatterType type, std::string_view chatter_id, core::Micros up_to,
-                           bool quiet) {
+void ChatEngine::mark_seen(model::ChatId id, model::ChatterType type, std::string_view chatter_id, core::Micros up_to) {
   store::WriteTransaction tx(store_);
   const model::Chat c = require_chat(id);
   auto p = store_.find_participant(id, type, chatter_id);
@@ -92,9 +91,8 @@ void ChatEngine::mark_seen(model::ChatId id, model::ChatterType type, std::strin
   if (up_to <= p->seen_up_to) return;  // never backwards; nothing to tell anyone
   p->seen_up_to = up_to;
   store_.update_participant(*p);
-  auto payload = nlohmann::json{{"chatter_id", p->chatter_id}, {"chatter_type", model::to_string(p->chatter_type)}, {"seen_up_to", up_to}};
-  if (quiet) payload["quiet"] = true;
-  log("ChatEventsSeen", c, dump(payload));
+  log("ChatEventsSeen", c,
+      dump({{"chatter_id", p->chatter_id}, {"chatter_type", model::to_string(p->chatter_type)}, {"seen_up_to", up_to}}));
   tx.commit();
 }
 

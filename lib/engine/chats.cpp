@@ -436,6 +436,11 @@ model::Message ChatEngine::add_message(model::ChatId id, const NewMessage& n, bo
   m.payload = n.payload;
   if (dry_run) return m;
   m.id = post(m);
+  if (n.seen_by_sender && m.create_time > sender->seen_up_to) {
+    auto seen = *sender;
+    seen.seen_up_to = m.create_time;
+    store_.update_participant(seen);
+  }
   // Monitoring agents learn of the update: 2 every message, 1 customer messages only. The sender,
   // observers and inactive agents are skipped.
   for (const auto& p : store_.list_participants(id)) {
@@ -456,6 +461,7 @@ model::Message ChatEngine::add_message(model::ChatId id, const NewMessage& n, bo
                          {"event_type", model::to_string(m.type)},
                          {"text", m.text}};
   if (n.initial) payload["initial"] = true;
+  if (n.seen_by_sender) payload["seen_by_sender"] = true;
   log("ChatMessageAdd", c, payload.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   tx.commit();
   return m;

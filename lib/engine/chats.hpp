@@ -62,6 +62,10 @@ struct NewMessage {
   // Part of a chat's start (RTM initial events): the event log says so, and chatd's pushes carry
   // it inside incoming_chat rather than as incoming_event.
   bool initial{false};
+  // The sender has seen the chat up to this event (RTM: sending an event marks the chat seen):
+  // its seen_up_to moves to the event's time. Not news to anyone, so no ChatEventsSeen; the
+  // ChatMessageAdd payload says `seen_by_sender`.
+  bool seen_by_sender{false};
 };
 
 // Whose RTM properties: a chat's, one of its threads' (thread != 0) or one event's (message != 0).
@@ -141,10 +145,8 @@ class ChatEngine {
   // {scope, thread_id, message_id, properties}. Error(data) for a malformed change,
   // Error(not_found) for an unknown thread or event of the chat.
   void update_properties(const PropertyTarget& target, const std::string& change, bool remove);
-  // Marks a participant's events seen up to `up_to` (never backwards); logs ChatEventsSeen, with
-  // "quiet" when the mark is a side effect others need not hear of (sending an event).
-  void mark_seen(model::ChatId id, model::ChatterType type, std::string_view chatter_id, core::Micros up_to,
-                 bool quiet = false);
+  // Marks a participant's events seen up to `up_to` (never backwards); logs ChatEventsSeen.
+  void mark_seen(model::ChatId id, model::ChatterType type, std::string_view chatter_id, core::Micros up_to);
   // Writes back an event's RTM fields (e.g. a rich message's postback users); logs ChatEventUpdate.
   void update_event(const model::Message& message);
   // What happens in a chat without changing it: ChatTyping, ChatSneakPeek, ChatPostback. Only

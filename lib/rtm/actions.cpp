@@ -712,12 +712,11 @@ Outcome Actions::run(Session& session, const Request& r) {
       string_of(p, "chat_id", true, 64);
       const json* ev = object_of(p, "event", true);
       auto n = new_event(*ev, c);
+      n.seen_by_sender = true;  // the sender has seen the chat up to its own event
       const bool attach = bool_of(p, "attach_to_last_thread").value_or(false);
       const auto v = ctx.chat(p, c);
       if (!v.active() && !attach) throw RtmError(ErrorType::chat_inactive);
       const auto m = ctx.chats_.add_message(v.chat.id, n, false);
-      // The sender has seen the chat up to its own event; that is news to no one (no push).
-      ctx.chats_.mark_seen(v.chat.id, chatter_type_of(c), c.id, m.create_time, /*quiet=*/true);
       result["event_id"] = model::rtm_event_id(m.thread_id, m.id);
     } else if (action == "send_rich_message_postback") {
       const auto c = ctx.customer();

@@ -54,9 +54,8 @@ std::vector<Delivery> PushRouter::route(const store::EventRecord& e) {
   const json payload = json::parse(e.payload, nullptr, false);
   if (!payload.is_object()) return {};
   // What concerns no customer is dropped before anything is read.
-  if ((e.type == "ChatEventsSeen" && payload.value("quiet", false)) ||
-      (e.type == "ChatMessageAdd" &&
-       (payload.value("audience", "everyone") == "agents" || payload.value("initial", false)))) {
+  if (e.type == "ChatMessageAdd" &&
+      (payload.value("audience", "everyone") == "agents" || payload.value("initial", false))) {
     return {};
   }
   std::vector<Delivery> out;

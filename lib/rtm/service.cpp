@@ -101,6 +101,9 @@ class Service::Impl {
         actions_(*worker_store_, settings, clock),
         router_(*follower_store_) {
     cursor_ = follower_store_->last_event_seq();
+    // The worker's commits do not checkpoint SQLite's WAL themselves: the follower does, on the
+    // other connection, so the thread every request waits for only writes.
+    worker_store_->bulk_mode(true);
     worker_ = std::thread([this] { work(); });
     follower_ = std::thread([this] { follow(); });
   }
@@ -118,6 +121,11 @@ class Service::Impl {
     follow_cv_.notify_all();
     worker_.join();
     follower_.join();
+    try {
+      worker_store_->bulk_mode(false);  // a last checkpoint, and the defaults back
+    } catch (const std::exception& e) {
+      spdlog::debug("chatd: checkpointing the WAL: {}", e.what());
+    }
   }
 
   const Limits& limits() const { return limits_; }
@@ -502,6 +510,11 @@ class Service::Impl {
       } catch (const std::exception& e) {
         if (follower_healthy_) spdlog::error("chatd: reading the event log: {}", e.what());
         follower_healthy_ = false;
+      }
+      try {
+        follower_store_->checkpoint();  // at most a few per second; passive, writers go on
+      } catch (const std::exception& e) {
+        spdlog::debug("chatd: checkpointing the WAL: {}", e.what());
       }
       if (Clock::now() >= next_tick) {
         check_deadlines();

@@ -23,9 +23,14 @@ std::string sqlite_connect_string(const std::string& path) {
 
 std::unique_ptr<Store> open_store(const OpenOptions& options) {
   // SQLite's memory statistics take a global mutex on every allocation, which chatd's threads
-  // then contend for; chatctl reads none of them. Only possible before SQLite initialises.
+  // then contend for; chatctl reads none of them. And a Store (so its connection) is used by one
+  // thread at a time, so connections need no mutex of their own (multi-thread mode). Only
+  // possible before SQLite initialises.
   static std::once_flag sqlite_configured;
-  std::call_once(sqlite_configured, [] { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
+  std::call_once(sqlite_configured, [] {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    sqlite3_config(SQLITE_CONFIG_MULTITHREAD);
+  });
   const DatabaseAddress addr = parse_database_address(options.address);
   if (addr.backend == Backend::postgresql) {
     std::string conninfo = addr.conninfo;

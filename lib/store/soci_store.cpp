@@ -256,6 +256,9 @@ SociStore::SociStore(Backend backend, const std::string& connect_string, std::st
         if ((e.result() & 0xFF) != 5 && (e.result() & 0xFF) != 6) throw;  // busy: keep the current mode
       }
       sql_ << "PRAGMA synchronous = NORMAL";
+      // Savepoints keep their undo pages in a statement journal: in memory, not a temporary file
+      // written for every nested savepoint of a batch.
+      sql_ << "PRAGMA temp_store = MEMORY";
     } else {
       sql_.open(soci::postgresql, connect_string);
       sql_ << "SET TIME ZONE 'UTC'";
@@ -291,6 +294,7 @@ void SociStore::begin_write() {
     run(backend_ == Backend::sqlite ? "BEGIN IMMEDIATE" : "BEGIN");
   });
   depth_ = 1;
+  tx_cache_.clear();
   event_log_locked_ = false;
   if (backend_ == Backend::postgresql) {
     try {
@@ -322,10 +326,12 @@ void SociStore::commit() {
     throw;
   }
   depth_ = 0;
+  tx_cache_.clear();
 }
 
 void SociStore::rollback() noexcept {
   if (depth_ == 0) return;
+  tx_cache_.clear();
   if (depth_ > 1) {
     const std::string name = "chatctl_sp" + std::to_string(depth_ - 1);
     --depth_;
@@ -455,7 +461,10 @@ int SociStore::migrate() {
 }
 
 std::optional<std::string> SociStore::meta_get(std::string_view key) {
-  return guarded("reading meta", [&]() -> std::optional<std::string> {
+  if (depth_ > 0) {
+    if (const auto it = tx_cache_.meta.find(std::string(key)); it != tx_cache_.meta.end()) return it->second;
+  }
+  auto value = guarded("reading meta", [&]() -> std::optional<std::string> {
     struct Cols {
       std::string key;
       std::string value;
@@ -469,9 +478,12 @@ std::optional<std::string> SociStore::meta_get(std::string_view key) {
     if (!q.st().execute(true) || q.c().ind != soci::i_ok) return std::nullopt;
     return q.c().value;
   });
+  if (depth_ > 0) tx_cache_.meta[std::string(key)] = value;
+  return value;
 }
 
 void SociStore::meta_set(std::string_view key, std::string_view value) {
+  tx_cache_.meta.erase(std::string(key));
   guarded("writing meta", [&] {
     const std::string k(key);
     const std::string v(value);
@@ -560,6 +572,7 @@ model::ChannelId SociStore::insert_channel(const model::Channel& c) {
 }
 
 void SociStore::update_channel(const model::Channel& c) {
+  tx_cache_.chats.clear();  // they carry the channel's name
   guarded("updating a channel", [&] {
     const int customer = c.customer_users ? 1 : 0;
     const int pub = c.public_users ? 1 : 0;
@@ -1059,6 +1072,15 @@ void SociStore::update_chat(const model::Chat& c) {
     r.id = c.id;
     q.st().execute(true);
   });
+  if (const auto it = tx_cache_.chats.find(c.id); it != tx_cache_.chats.end()) {
+    if (it->second.channel_id == c.channel_id) {
+      const std::string channel_name = std::move(it->second.channel_name);
+      it->second = c;
+      it->second.channel_name = channel_name;
+    } else {
+      tx_cache_.chats.erase(it);
+    }
+  }
 }
 
 std::vector<model::Chat> SociStore::query_chats(const std::string& where, const std::vector<std::string>& texts,
@@ -1113,9 +1135,14 @@ std::vector<model::Chat> SociStore::query_chats(const std::string& where, const 
 }
 
 std::optional<model::Chat> SociStore::find_chat(model::ChatId id) {
+  if (depth_ > 0) {
+    if (const auto it = tx_cache_.chats.find(id); it != tx_cache_.chats.end()) return it->second;
+  }
   Where w;
   w.add("c.id = " + w.integer(id));
-  return first_row(query_chats(w.sql, w.texts, w.ints, 0));
+  auto chat = first_row(query_chats(w.sql, w.texts, w.ints, 0));
+  if (depth_ > 0 && chat) tx_cache_.chats[id] = *chat;
+  return chat;
 }
 
 namespace {
@@ -1192,6 +1219,7 @@ std::vector<model::ChatId> SociStore::list_chat_ids(const ChatFilter& f) {
 bool SociStore::delete_chat(model::ChatId id) { return delete_chats({id}).chats > 0; }
 
 DeleteCounts SociStore::delete_chats(const std::vector<model::ChatId>& ids) {
+  tx_cache_.clear();
   DeleteCounts n;
   if (ids.empty()) return n;
   const std::string in = " IN (" + id_list(ids) + ")";
@@ -1215,6 +1243,7 @@ DeleteCounts SociStore::delete_chats(const std::vector<model::ChatId>& ids) {
 }
 
 model::ThreadId SociStore::insert_thread(const model::Thread& t) {
+  tx_cache_.threads.erase(t.chat_id);
   return guarded("adding a thread", [&] {
     long long id = t.id;
     const long long chat = t.chat_id;
@@ -1242,6 +1271,7 @@ model::ThreadId SociStore::insert_thread(const model::Thread& t) {
 }
 
 void SociStore::update_thread(const model::Thread& t) {
+  tx_cache_.threads.erase(t.chat_id);
   guarded("updating a thread", [&] {
     const long long id = t.id;
     const int active = t.active ? 1 : 0;
@@ -1289,9 +1319,14 @@ std::vector<model::Thread> SociStore::query_threads(const std::string& where, co
 }
 
 std::vector<model::Thread> SociStore::list_threads(model::ChatId chat) {
+  if (depth_ > 0) {
+    if (const auto it = tx_cache_.threads.find(chat); it != tx_cache_.threads.end()) return it->second;
+  }
   Where w;
   w.add("chat_id = " + w.integer(chat));
-  return query_threads(w.sql, w.ints);
+  auto threads = query_threads(w.sql, w.ints);
+  if (depth_ > 0) tx_cache_.threads[chat] = threads;
+  return threads;
 }
 
 std::vector<Transcript> SociStore::read_transcripts(const ChatFilter& filter, bool include_internal) {
@@ -1425,6 +1460,7 @@ void SociStore::insert_rows(const std::string& table, const std::vector<std::str
 }
 
 void SociStore::insert_transcripts(const std::vector<Transcript>& transcripts) {
+  tx_cache_.clear();
   if (depth_ == 0) throw Error(ErrorKind::internal, "insert_transcripts outside a write transaction");
   if (transcripts.empty()) return;
   // Participants get ids here, after the highest in use: the write transaction holds the write
@@ -1596,6 +1632,7 @@ std::unique_ptr<ProcessLock> SociStore::try_process_lock(std::string_view name) 
 }
 
 model::ParticipantId SociStore::insert_participant(const model::Participant& p) {
+  tx_cache_.participants.erase(p.chat_id);
   return guarded("adding a participant", [&] {
     const long long chat = p.chat_id;
     const std::string type(model::to_string(p.chatter_type));
@@ -1617,6 +1654,7 @@ model::ParticipantId SociStore::insert_participant(const model::Participant& p) 
 }
 
 void SociStore::update_participant(const model::Participant& p) {
+  tx_cache_.participants.erase(p.chat_id);
   struct Cols {
     std::string name;
     int active = 0;
@@ -1703,6 +1741,14 @@ std::vector<model::Participant> SociStore::query_participants(const std::string&
 
 std::optional<model::Participant> SociStore::find_participant(model::ChatId chat, model::ChatterType type,
                                                               std::string_view chatter_id) {
+  if (depth_ > 0) {
+    if (const auto it = tx_cache_.participants.find(chat); it != tx_cache_.participants.end()) {
+      for (const auto& p : it->second) {
+        if (p.chatter_type == type && p.chatter_id == chatter_id) return p;
+      }
+      return std::nullopt;
+    }
+  }
   Where w;
   w.add("chat_id = " + w.integer(chat));
   w.add("chatter_type = " + w.text(std::string(model::to_string(type))));
@@ -1711,12 +1757,18 @@ std::optional<model::Participant> SociStore::find_participant(model::ChatId chat
 }
 
 std::vector<model::Participant> SociStore::list_participants(model::ChatId chat) {
+  if (depth_ > 0) {
+    if (const auto it = tx_cache_.participants.find(chat); it != tx_cache_.participants.end()) return it->second;
+  }
   Where w;
   w.add("chat_id = " + w.integer(chat));
-  return query_participants(w.sql, w.texts, w.ints);
+  auto participants = query_participants(w.sql, w.texts, w.ints);
+  if (depth_ > 0) tx_cache_.participants[chat] = participants;
+  return participants;
 }
 
 std::size_t SociStore::delete_participants(model::ChatId chat) {
+  tx_cache_.participants.erase(chat);
   return guarded("removing participants", [&] {
     const long long cid = chat;
     sql_ << "DELETE FROM chat_message WHERE chat_id = :id", soci::use(cid);

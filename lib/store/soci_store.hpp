@@ -169,6 +169,25 @@ class SociStore final : public Store {
   int depth_{0};  // open write transactions: 1 the transaction, more its savepoints
   bool event_log_locked_{false};  // this transaction holds kEventLogLock
   std::chrono::steady_clock::time_point last_checkpoint_{};
+  // What this write transaction has read or written of chats, their threads and participants, and
+  // meta: a request's checks and the engine's operations read the same rows several times. Writers
+  // run one at a time (BEGIN IMMEDIATE; kWriteLock on PostgreSQL), so nothing else changes these
+  // rows before the transaction ends. Emptied when the transaction ends and by any rollback; every
+  // write to a cached table updates or drops what it touches.
+  struct TxCache {
+    std::unordered_map<model::ChatId, model::Chat> chats;
+    std::unordered_map<model::ChatId, std::vector<model::Thread>> threads;
+    std::unordered_map<model::ChatId, std::vector<model::Participant>> participants;
+    std::unordered_map<std::string, std::optional<std::string>> meta;
+    void clear() {
+      chats.clear();
+      threads.clear();
+      participants.clear();
+      meta.clear();
+    }
+  };
+  TxCache tx_cache_;
+
   // Keyed by SQL text; after sql_, so the statements are finalized before the connection closes.
   std::unordered_map<std::string, std::unique_ptr<Prepared>> prepared_;
 };
