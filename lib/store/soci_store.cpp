@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -227,6 +228,16 @@ SociStore::Reused<Cols> SociStore::reuse(const std::string& sql, const std::vect
   auto* p = dynamic_cast<PreparedWith<Cols>*>(it->second.get());
   if (!p) throw Error(ErrorKind::internal, "one SQL text prepared for two row shapes: " + sql);
   return Reused<Cols>(p, nullptr, sqlite);
+}
+
+// SQLite runs a RETURNING clause through a temporary table; the rowid it just assigned is at hand.
+std::string SociStore::returning(const char* column) const {
+  return backend_ == Backend::sqlite ? std::string() : std::string(" RETURNING ") + column;
+}
+
+long long SociStore::inserted_id(long long returned) {
+  if (backend_ != Backend::sqlite) return returned;
+  return sqlite_api::sqlite3_last_insert_rowid(static_cast<soci::sqlite3_session_backend*>(sql_.get_backend())->conn_);
 }
 
 void SociStore::run(const std::string& sql) {
@@ -1034,7 +1045,45 @@ model::ChatId SociStore::insert_chat(const model::Chat& c) {
   });
 }
 
+namespace {
+
+// "a = :a, c = :c" of the columns whose bit is set in `mask`.
+std::string set_list(std::initializer_list<const char*> assignments, unsigned mask) {
+  std::string out;
+  unsigned bit = 1;
+  for (const char* a : assignments) {
+    if (mask & bit) out += (out.empty() ? "" : ", ") + std::string(a);
+    bit <<= 1;
+  }
+  return out;
+}
+
+// The bits of the columns that differ from what is known of the row (all when nothing is).
+template <std::size_t N>
+unsigned changed_columns(bool known, const std::array<bool, N>& differs) {
+  unsigned mask = 0;
+  for (std::size_t i = 0; i < N; ++i) {
+    if (!known || differs[i]) mask |= 1u << i;
+  }
+  return mask;
+}
+
+}  // namespace
+
+// Updates write only the columns that differ from what this transaction knows of the row: SQLite
+// then leaves alone the indexes and the CHECK constraints of the others (touching a chat rewrites
+// change_time alone, not four indexes).
 void SociStore::update_chat(const model::Chat& c) {
+  const auto cached = tx_cache_.chats.find(c.id);
+  const model::Chat* was = cached == tx_cache_.chats.end() ? nullptr : &cached->second;
+  const unsigned mask = changed_columns<9>(
+      was != nullptr,
+      {was && was->status != c.status, was && was->requester_id != c.requester_id,
+       was && was->requester_name != c.requester_name, was && was->requester_type != c.requester_type,
+       was && was->target_type != c.target_type, was && was->channel_id != c.channel_id,
+       was && was->ticket_id != c.ticket_id, was && was->change_time != c.change_time,
+       was && was->properties != c.properties});
+  if (mask == 0) return;
   struct Cols {
     model::Chat c;
     std::string status;
@@ -1046,19 +1095,22 @@ void SociStore::update_chat(const model::Chat& c) {
     long long id = 0;
   };
   guarded("updating a chat", [&] {
-    auto q = reuse<Cols>("UPDATE chat SET status = :s, requester_id = :ri, requester_name = :rn, requester_type = :rt, "
-                         "target_type = :tt, chat_channel_id = :ch, ticket_id = :tk, change_time = :mt, "
-                         "properties = :pr WHERE id = :id",
-                         [](soci::statement& st, Cols& r) {
-                           st.exchange(soci::use(r.status, "s"));
-                           st.exchange(soci::use(r.c.requester_id, "ri"));
-                           st.exchange(soci::use(r.c.requester_name, "rn"));
-                           st.exchange(soci::use(r.requester_type, "rt"));
-                           st.exchange(soci::use(r.target_type, "tt"));
-                           st.exchange(soci::use(r.channel, "ch"));
-                           st.exchange(soci::use(r.ticket, "tk"));
-                           st.exchange(soci::use(r.change_time, "mt"));
-                           st.exchange(soci::use(r.c.properties, "pr"));
+    auto q = reuse<Cols>("UPDATE chat SET " +
+                             set_list({"status = :s", "requester_id = :ri", "requester_name = :rn",
+                                       "requester_type = :rt", "target_type = :tt", "chat_channel_id = :ch",
+                                       "ticket_id = :tk", "change_time = :mt", "properties = :pr"},
+                                      mask) +
+                             " WHERE id = :id",
+                         [mask](soci::statement& st, Cols& r) {
+                           if (mask & 1u) st.exchange(soci::use(r.status, "s"));
+                           if (mask & 2u) st.exchange(soci::use(r.c.requester_id, "ri"));
+                           if (mask & 4u) st.exchange(soci::use(r.c.requester_name, "rn"));
+                           if (mask & 8u) st.exchange(soci::use(r.requester_type, "rt"));
+                           if (mask & 16u) st.exchange(soci::use(r.target_type, "tt"));
+                           if (mask & 32u) st.exchange(soci::use(r.channel, "ch"));
+                           if (mask & 64u) st.exchange(soci::use(r.ticket, "tk"));
+                           if (mask & 128u) st.exchange(soci::use(r.change_time, "mt"));
+                           if (mask & 256u) st.exchange(soci::use(r.c.properties, "pr"));
                            st.exchange(soci::use(r.id, "id"));
                          });
     auto& r = q.c();
@@ -1072,13 +1124,13 @@ void SociStore::update_chat(const model::Chat& c) {
     r.id = c.id;
     q.st().execute(true);
   });
-  if (const auto it = tx_cache_.chats.find(c.id); it != tx_cache_.chats.end()) {
-    if (it->second.channel_id == c.channel_id) {
-      const std::string channel_name = std::move(it->second.channel_name);
-      it->second = c;
-      it->second.channel_name = channel_name;
+  if (was) {
+    if (was->channel_id == c.channel_id) {
+      std::string channel_name = std::move(cached->second.channel_name);
+      cached->second = c;
+      cached->second.channel_name = std::move(channel_name);
     } else {
-      tx_cache_.chats.erase(it);
+      tx_cache_.chats.erase(cached);
     }
   }
 }
@@ -1654,7 +1706,18 @@ model::ParticipantId SociStore::insert_participant(const model::Participant& p) 
 }
 
 void SociStore::update_participant(const model::Participant& p) {
-  tx_cache_.participants.erase(p.chat_id);
+  model::Participant* was = nullptr;
+  if (const auto it = tx_cache_.participants.find(p.chat_id); it != tx_cache_.participants.end()) {
+    for (auto& known : it->second) {
+      if (known.id == p.id) was = &known;
+    }
+    if (!was) tx_cache_.participants.erase(it);
+  }
+  const unsigned mask = changed_columns<6>(
+      was != nullptr, {was && was->chatter_name != p.chatter_name, was && was->active != p.active,
+                       was && was->invitation != p.invitation, was && was->monitoring != p.monitoring,
+                       was && was->permission != p.permission, was && was->seen_up_to != p.seen_up_to});
+  if (mask == 0) return;
   struct Cols {
     std::string name;
     int active = 0;
@@ -1665,15 +1728,18 @@ void SociStore::update_participant(const model::Participant& p) {
     long long id = 0;
   };
   guarded("updating a participant", [&] {
-    auto q = reuse<Cols>("UPDATE chat_participant SET chatter_name = :n, chatter_active = :a, invitation = :inv, "
-                         "monitoring = :m, permission_level = :p, seen_up_to = :su WHERE id = :id",
-                         [](soci::statement& st, Cols& r) {
-                           st.exchange(soci::use(r.name, "n"));
-                           st.exchange(soci::use(r.active, "a"));
-                           st.exchange(soci::use(r.invitation, "inv"));
-                           st.exchange(soci::use(r.monitoring, "m"));
-                           st.exchange(soci::use(r.permission, "p"));
-                           st.exchange(soci::use(r.seen, "su"));
+    auto q = reuse<Cols>("UPDATE chat_participant SET " +
+                             set_list({"chatter_name = :n", "chatter_active = :a", "invitation = :inv",
+                                       "monitoring = :m", "permission_level = :p", "seen_up_to = :su"},
+                                      mask) +
+                             " WHERE id = :id",
+                         [mask](soci::statement& st, Cols& r) {
+                           if (mask & 1u) st.exchange(soci::use(r.name, "n"));
+                           if (mask & 2u) st.exchange(soci::use(r.active, "a"));
+                           if (mask & 4u) st.exchange(soci::use(r.invitation, "inv"));
+                           if (mask & 8u) st.exchange(soci::use(r.monitoring, "m"));
+                           if (mask & 16u) st.exchange(soci::use(r.permission, "p"));
+                           if (mask & 32u) st.exchange(soci::use(r.seen, "su"));
                            st.exchange(soci::use(r.id, "id"));
                          });
     auto& r = q.c();
@@ -1686,6 +1752,7 @@ void SociStore::update_participant(const model::Participant& p) {
     r.id = p.id;
     q.st().execute(true);
   });
+  if (was) *was = p;
 }
 
 std::vector<model::Participant> SociStore::query_participants(const std::string& where,
@@ -1798,8 +1865,9 @@ model::MessageId SociStore::insert_message(const model::Message& m) {
     auto q = reuse<Cols>(std::string("INSERT INTO chat_message (") + (with_id ? "id, " : "") +
                              "chat_id, chat_participant_id, thread_id, message_text, system_generated, internal, "
                              "create_time, event_type, custom_id, properties, payload) VALUES (" +
-                             (with_id ? ":id, " : "") + ":c, :p, :th, :t, :s, :i, :ct, :ty, :cu, :pr, :pl) RETURNING id",
-                         [with_id](soci::statement& st, Cols& r) {
+                             (with_id ? ":id, " : "") + ":c, :p, :th, :t, :s, :i, :ct, :ty, :cu, :pr, :pl)" +
+                             returning("id"),
+                         [with_id, sqlite = backend_ == Backend::sqlite](soci::statement& st, Cols& r) {
                            if (with_id) st.exchange(soci::use(r.id, "id"));
                            st.exchange(soci::use(r.chat, "c"));
                            st.exchange(soci::use(r.participant, "p"));
@@ -1812,7 +1880,7 @@ model::MessageId SociStore::insert_message(const model::Message& m) {
                            st.exchange(soci::use(r.m.custom_id, "cu"));
                            st.exchange(soci::use(r.m.properties, "pr"));
                            st.exchange(soci::use(r.m.payload, "pl"));
-                           st.exchange(soci::into(r.new_id));
+                           if (!sqlite) st.exchange(soci::into(r.new_id));
                          });
     auto& r = q.c();
     r.m.text = m.text;
@@ -1829,7 +1897,7 @@ model::MessageId SociStore::insert_message(const model::Message& m) {
     r.create_time = m.create_time;
     r.type = model::to_string(m.type);
     q.st().execute(true);
-    return static_cast<model::MessageId>(r.new_id);
+    return static_cast<model::MessageId>(inserted_id(r.new_id));
   });
 }
 
@@ -2095,15 +2163,15 @@ std::int64_t SociStore::append_event(const EventRecord& e) {
   };
   return guarded("writing the event log", [&] {
     auto q = reuse<Cols>("INSERT INTO event_log (type, time, actor, chat_id, channel_id, payload) VALUES (:ty, :ti, :a, "
-                         ":c, :ch, :p) RETURNING seq",
-                         [](soci::statement& st, Cols& r) {
+                         ":c, :ch, :p)" + returning("seq"),
+                         [sqlite = backend_ == Backend::sqlite](soci::statement& st, Cols& r) {
                            st.exchange(soci::use(r.e.type, "ty"));
                            st.exchange(soci::use(r.time, "ti"));
                            st.exchange(soci::use(r.e.actor, "a"));
                            st.exchange(soci::use(r.chat, r.chat_ind, "c"));
                            st.exchange(soci::use(r.channel, r.channel_ind, "ch"));
                            st.exchange(soci::use(r.e.payload, "p"));
-                           st.exchange(soci::into(r.seq));
+                           if (!sqlite) st.exchange(soci::into(r.seq));
                          });
     auto& r = q.c();
     r.e.type = e.type;
@@ -2115,7 +2183,7 @@ std::int64_t SociStore::append_event(const EventRecord& e) {
     r.chat_ind = e.chat_id ? soci::i_ok : soci::i_null;
     r.channel_ind = e.channel_id ? soci::i_ok : soci::i_null;
     q.st().execute(true);
-    return static_cast<std::int64_t>(r.seq);
+    return static_cast<std::int64_t>(inserted_id(r.seq));
   });
 }
 

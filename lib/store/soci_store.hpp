@@ -133,6 +133,10 @@ class SociStore final : public Store {
   }
   // A statement without parameters or results (BEGIN, SAVEPOINT, ...), prepared once.
   void run(const std::string& sql);
+  // An INSERT's new id: " RETURNING column" on PostgreSQL, whose value inserted_id passes
+  // through; nothing on SQLite, where inserted_id reads the connection's last rowid.
+  std::string returning(const char* column) const;
+  long long inserted_id(long long returned);
 
   std::vector<model::Channel> query_channels(const std::string& where, const std::string& text_param,
                                              long long id_param);
