@@ -58,7 +58,7 @@ void register_replay(CLI::App& app, Context& ctx) {
   app.add_option("--timeout", o->timeout, "Time each step may wait for its messages (overrides the fixtures'): 500ms, 5s")
       ->type_name("DURATION");
   app.add_flag("--check", o->check, "Only read and check the fixtures; run nothing");
-  app.add_option("--jobs,-j", o->jobs, "Fixtures run side by side in process (default: one per CPU; --url: 1)")
+  app.add_option("--jobs,-j", o->jobs, "Fixtures run side by side (default: one per CPU in process; 1 with --url, whose fixtures share a server)")
       ->check(CLI::Range(1, 64));
   app.add_option("--from-export", o->from_export,
                  "Print a fixture re-enacting the customer side of the chats in an export file (chatctl export)")
@@ -101,11 +101,8 @@ void register_replay(CLI::App& app, Context& ctx) {
     const bool color = !o->tap && isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR");
     transcript::RunOptions run;
     run.timeout = timeout;
-    if (o->url) {
-      run.url = *o->url;
-    } else {
-      run.jobs = o->jobs ? o->jobs : std::max(1U, std::thread::hardware_concurrency());
-    }
+    if (o->url) run.url = *o->url;
+    run.jobs = o->jobs ? o->jobs : o->url ? 1U : std::max(1U, std::thread::hardware_concurrency());
     if (!o->tap) run.on_result = [&](const transcript::ReplayResult& r) { print_result(ctx.out(), r, color); };
     const auto results = transcript::run_fixtures(fixtures, run, ctx.settings(), ctx.clock());
     if (o->tap) transcript::write_tap(ctx.out(), results);

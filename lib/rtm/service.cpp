@@ -102,7 +102,8 @@ class Service::Impl {
         router_(*follower_store_) {
     cursor_ = follower_store_->last_event_seq();
     // The worker's commits do not checkpoint SQLite's WAL themselves: the follower does, on the
-    // other connection, so the thread every request waits for only writes.
+    // other connection, so the thread every request waits for only writes. (The last connection
+    // to close checkpoints what is left.)
     worker_store_->bulk_mode(true);
     worker_ = std::thread([this] { work(); });
     follower_ = std::thread([this] { follow(); });
@@ -121,11 +122,6 @@ class Service::Impl {
     follow_cv_.notify_all();
     worker_.join();
     follower_.join();
-    try {
-      worker_store_->bulk_mode(false);  // a last checkpoint, and the defaults back
-    } catch (const std::exception& e) {
-      spdlog::debug("chatd: checkpointing the WAL: {}", e.what());
-    }
   }
 
   const Limits& limits() const { return limits_; }

@@ -505,8 +505,7 @@ void SociStore::meta_set(std::string_view key, std::string_view value) {
 
 std::vector<model::Channel> SociStore::query_channels(const std::string& where, const std::string& text_param,
                                                       long long id_param) {
-  return guarded("reading channels", [&] {
-    std::vector<model::Channel> out;
+  struct Cols {
     model::Channel c;
     long long id = 0;
     long long create_time = 0;
@@ -514,33 +513,40 @@ std::vector<model::Channel> SociStore::query_channels(const std::string& where, 
     int customer = 0;
     int pub = 0;
     int valid = 0;
-    const std::string query = kChannelColumns + where + " ORDER BY id";
-    soci::statement st(sql_);
-    st.exchange(soci::into(id));
-    st.exchange(soci::into(c.name));
-    st.exchange(soci::into(c.group));
-    st.exchange(soci::into(customer));
-    st.exchange(soci::into(pub));
-    st.exchange(soci::into(valid));
-    st.exchange(soci::into(c.comment));
-    st.exchange(soci::into(create_time));
-    st.exchange(soci::into(c.create_by));
-    st.exchange(soci::into(change_time));
-    st.exchange(soci::into(c.change_by));
-    if (where.find(":name") != std::string::npos) st.exchange(soci::use(text_param, "name"));
-    if (where.find(":id") != std::string::npos) st.exchange(soci::use(id_param, "id"));
-    st.alloc();
-    st.prepare(query);
-    st.define_and_bind();
-    st.execute();
-    while (st.fetch()) {
-      c.id = id;
-      c.customer_users = customer != 0;
-      c.public_users = pub != 0;
-      c.validity = static_cast<model::Validity>(valid);
-      c.create_time = create_time;
-      c.change_time = change_time;
-      out.push_back(c);
+    std::string name_param;
+    long long id_param = 0;
+  };
+  return guarded("reading channels", [&] {
+    std::vector<model::Channel> out;
+    const bool by_name = where.find(":name") != std::string::npos;
+    const bool by_id = where.find(":id") != std::string::npos;
+    auto q = reuse<Cols>(kChannelColumns + where + " ORDER BY id", [by_name, by_id](soci::statement& st, Cols& r) {
+      st.exchange(soci::into(r.id));
+      st.exchange(soci::into(r.c.name));
+      st.exchange(soci::into(r.c.group));
+      st.exchange(soci::into(r.customer));
+      st.exchange(soci::into(r.pub));
+      st.exchange(soci::into(r.valid));
+      st.exchange(soci::into(r.c.comment));
+      st.exchange(soci::into(r.create_time));
+      st.exchange(soci::into(r.c.create_by));
+      st.exchange(soci::into(r.change_time));
+      st.exchange(soci::into(r.c.change_by));
+      if (by_name) st.exchange(soci::use(r.name_param, "name"));
+      if (by_id) st.exchange(soci::use(r.id_param, "id"));
+    });
+    auto& r = q.c();
+    r.name_param = text_param;
+    r.id_param = id_param;
+    q.st().execute();
+    while (q.st().fetch()) {
+      r.c.id = r.id;
+      r.c.customer_users = r.customer != 0;
+      r.c.public_users = r.pub != 0;
+      r.c.validity = static_cast<model::Validity>(r.valid);
+      r.c.create_time = r.create_time;
+      r.c.change_time = r.change_time;
+      out.push_back(r.c);
     }
     return out;
   });
@@ -619,58 +625,69 @@ struct Where {
 
 std::vector<model::Agent> SociStore::query_agents(const std::string& where, const std::vector<std::string>& texts,
                                                   const std::vector<long long>& ints) {
-  auto agents = guarded("reading agents", [&] {
-    std::vector<model::Agent> out;
+  struct Cols {
     model::Agent a;
     long long id = 0;
     int availability = 0;
     long long last_seen = 0;
     long long create_time = 0;
     long long change_time = 0;
-    soci::statement st(sql_);
-    st.exchange(soci::into(id));
-    st.exchange(soci::into(a.login));
-    st.exchange(soci::into(a.name));
-    st.exchange(soci::into(a.email));
-    st.exchange(soci::into(availability));
-    st.exchange(soci::into(last_seen));
-    st.exchange(soci::into(create_time));
-    st.exchange(soci::into(change_time));
-    bind_params(st, texts, ints);
-    st.alloc();
-    st.prepare("SELECT id, login, name, email, availability, last_seen, create_time, change_time FROM agent " + where +
-               " ORDER BY login");
-    st.define_and_bind();
-    st.execute();
-    while (st.fetch()) {
-      a.id = id;
-      a.availability = static_cast<model::AgentAvailability>(availability);
-      a.last_seen = last_seen;
-      a.create_time = create_time;
-      a.change_time = change_time;
-      out.push_back(a);
+  };
+  auto agents = guarded("reading agents", [&] {
+    std::vector<model::Agent> out;
+    auto q = reuse<Cols>("SELECT id, login, name, email, availability, last_seen, create_time, change_time FROM agent " +
+                             where + " ORDER BY login",
+                         texts, ints, [](soci::statement& st, Cols& r) {
+                           st.exchange(soci::into(r.id));
+                           st.exchange(soci::into(r.a.login));
+                           st.exchange(soci::into(r.a.name));
+                           st.exchange(soci::into(r.a.email));
+                           st.exchange(soci::into(r.availability));
+                           st.exchange(soci::into(r.last_seen));
+                           st.exchange(soci::into(r.create_time));
+                           st.exchange(soci::into(r.change_time));
+                         });
+    auto& r = q.c();
+    q.st().execute();
+    while (q.st().fetch()) {
+      r.a.id = r.id;
+      r.a.availability = static_cast<model::AgentAvailability>(r.availability);
+      r.a.last_seen = r.last_seen;
+      r.a.create_time = r.create_time;
+      r.a.change_time = r.change_time;
+      out.push_back(r.a);
     }
     return out;
   });
   if (agents.empty()) return agents;
   // Groups and channels in two queries for the whole result, not two per agent.
+  struct Link {
+    long long agent_id = 0;
+    std::string group;
+    long long channel_id = 0;
+  };
   guarded("reading agent groups", [&] {
     std::unordered_map<long long, model::Agent*> by_id;
     for (auto& a : agents) by_id[a.id] = &a;
-    long long agent_id = 0;
-    std::string group;
-    soci::statement st = (sql_.prepare << "SELECT agent_id, group_name FROM agent_group ORDER BY group_name",
-                          soci::into(agent_id), soci::into(group));
-    st.execute();
-    while (st.fetch()) {
-      if (auto it = by_id.find(agent_id); it != by_id.end()) it->second->groups.push_back(group);
+    {
+      auto q = reuse<Link>("SELECT agent_id, group_name FROM agent_group ORDER BY group_name",
+                           [](soci::statement& st, Link& r) {
+                             st.exchange(soci::into(r.agent_id));
+                             st.exchange(soci::into(r.group));
+                           });
+      q.st().execute();
+      while (q.st().fetch()) {
+        if (auto it = by_id.find(q.c().agent_id); it != by_id.end()) it->second->groups.push_back(q.c().group);
+      }
     }
-    long long channel_id = 0;
-    soci::statement st2 = (sql_.prepare << "SELECT agent_id, chat_channel_id FROM agent_channel ORDER BY chat_channel_id",
-                           soci::into(agent_id), soci::into(channel_id));
-    st2.execute();
-    while (st2.fetch()) {
-      if (auto it = by_id.find(agent_id); it != by_id.end()) it->second->channels.push_back(channel_id);
+    auto q = reuse<Link>("SELECT agent_id, chat_channel_id FROM agent_channel ORDER BY chat_channel_id",
+                         [](soci::statement& st, Link& r) {
+                           st.exchange(soci::into(r.agent_id));
+                           st.exchange(soci::into(r.channel_id));
+                         });
+    q.st().execute();
+    while (q.st().fetch()) {
+      if (auto it = by_id.find(q.c().agent_id); it != by_id.end()) it->second->channels.push_back(q.c().channel_id);
     }
     // Byte order whatever the database collation: the engine binary-searches these.
     for (auto& a : agents) std::sort(a.groups.begin(), a.groups.end());
@@ -860,32 +877,33 @@ std::int64_t SociStore::insert_token(const model::CustomerToken& t) {
 
 std::vector<model::CustomerToken> SociStore::query_tokens(const std::string& where,
                                                           const std::vector<std::string>& texts) {
-  return guarded("reading tokens", [&] {
-    std::vector<model::CustomerToken> out;
+  struct Cols {
     model::CustomerToken t;
     long long id = 0;
     long long create_time = 0;
     long long expire_time = 0;
     int revoked = 0;
-    soci::statement st(sql_);
-    st.exchange(soci::into(id));
-    st.exchange(soci::into(t.token_hash));
-    st.exchange(soci::into(t.customer_id));
-    st.exchange(soci::into(create_time));
-    st.exchange(soci::into(expire_time));
-    st.exchange(soci::into(revoked));
-    bind_params(st, texts, {});
-    st.alloc();
-    st.prepare("SELECT id, token_hash, customer_id, create_time, expire_time, revoked FROM customer_token " + where +
-               " ORDER BY id");
-    st.define_and_bind();
-    st.execute();
-    while (st.fetch()) {
-      t.id = id;
-      t.create_time = create_time;
-      t.expire_time = expire_time;
-      t.revoked = revoked != 0;
-      out.push_back(t);
+  };
+  return guarded("reading tokens", [&] {
+    std::vector<model::CustomerToken> out;
+    auto q = reuse<Cols>("SELECT id, token_hash, customer_id, create_time, expire_time, revoked FROM customer_token " +
+                             where + " ORDER BY id",
+                         texts, {}, [](soci::statement& st, Cols& r) {
+                           st.exchange(soci::into(r.id));
+                           st.exchange(soci::into(r.t.token_hash));
+                           st.exchange(soci::into(r.t.customer_id));
+                           st.exchange(soci::into(r.create_time));
+                           st.exchange(soci::into(r.expire_time));
+                           st.exchange(soci::into(r.revoked));
+                         });
+    auto& r = q.c();
+    q.st().execute();
+    while (q.st().fetch()) {
+      r.t.id = r.id;
+      r.t.create_time = r.create_time;
+      r.t.expire_time = r.expire_time;
+      r.t.revoked = r.revoked != 0;
+      out.push_back(r.t);
     }
     return out;
   });
@@ -934,38 +952,39 @@ std::int64_t SociStore::insert_greeting(const model::Greeting& g) {
 
 std::vector<model::Greeting> SociStore::query_greetings(const std::string& where,
                                                         const std::vector<std::string>& texts) {
-  return guarded("reading greetings", [&] {
-    std::vector<model::Greeting> out;
+  struct Cols {
     model::Greeting g;
     long long id = 0;
     long long greeting_id = 0;
     std::string state;
     long long create_time = 0;
     long long change_time = 0;
-    soci::statement st(sql_);
-    st.exchange(soci::into(id));
-    st.exchange(soci::into(g.unique_id));
-    st.exchange(soci::into(greeting_id));
-    st.exchange(soci::into(g.customer_id));
-    st.exchange(soci::into(g.agent_login));
-    st.exchange(soci::into(g.event));
-    st.exchange(soci::into(g.addon));
-    st.exchange(soci::into(state));
-    st.exchange(soci::into(create_time));
-    st.exchange(soci::into(change_time));
-    bind_params(st, texts, {});
-    st.alloc();
-    st.prepare("SELECT id, unique_id, greeting_id, customer_id, agent_login, event, addon, state, create_time, "
-               "change_time FROM greeting " + where + " ORDER BY id DESC");
-    st.define_and_bind();
-    st.execute();
-    while (st.fetch()) {
-      g.id = id;
-      g.greeting_id = greeting_id;
-      g.state = model::parse_greeting_state(state).value_or(model::GreetingState::shown);
-      g.create_time = create_time;
-      g.change_time = change_time;
-      out.push_back(g);
+  };
+  return guarded("reading greetings", [&] {
+    std::vector<model::Greeting> out;
+    auto q = reuse<Cols>("SELECT id, unique_id, greeting_id, customer_id, agent_login, event, addon, state, "
+                         "create_time, change_time FROM greeting " + where + " ORDER BY id DESC",
+                         texts, {}, [](soci::statement& st, Cols& r) {
+                           st.exchange(soci::into(r.id));
+                           st.exchange(soci::into(r.g.unique_id));
+                           st.exchange(soci::into(r.greeting_id));
+                           st.exchange(soci::into(r.g.customer_id));
+                           st.exchange(soci::into(r.g.agent_login));
+                           st.exchange(soci::into(r.g.event));
+                           st.exchange(soci::into(r.g.addon));
+                           st.exchange(soci::into(r.state));
+                           st.exchange(soci::into(r.create_time));
+                           st.exchange(soci::into(r.change_time));
+                         });
+    auto& r = q.c();
+    q.st().execute();
+    while (q.st().fetch()) {
+      r.g.id = r.id;
+      r.g.greeting_id = r.greeting_id;
+      r.g.state = model::parse_greeting_state(r.state).value_or(model::GreetingState::shown);
+      r.g.create_time = r.create_time;
+      r.g.change_time = r.change_time;
+      out.push_back(r.g);
     }
     return out;
   });
@@ -1254,16 +1273,11 @@ std::vector<model::ChatId> SociStore::list_chat_ids(const ChatFilter& f) {
   const Where w = chat_where(f);
   return guarded("reading chats", [&] {
     std::vector<model::ChatId> out;
-    long long id = 0;
-    soci::statement st(sql_);
-    st.exchange(soci::into(id));
-    bind_params(st, w.texts, w.ints);
-    st.alloc();
-    st.prepare("SELECT c.id FROM chat c " + w.sql + " ORDER BY c.id" +
-               (f.limit ? " LIMIT " + std::to_string(f.limit) : std::string()));
-    st.define_and_bind();
-    st.execute();
-    while (st.fetch()) out.push_back(id);
+    auto q = reuse<long long>("SELECT c.id FROM chat c " + w.sql + " ORDER BY c.id" +
+                                  (f.limit ? " LIMIT " + std::to_string(f.limit) : std::string()),
+                              w.texts, w.ints, [](soci::statement& st, long long& id) { st.exchange(soci::into(id)); });
+    q.st().execute();
+    while (q.st().fetch()) out.push_back(q.c());
     return out;
   });
 }

@@ -488,19 +488,14 @@ std::string xml(std::string_view s) {
 std::vector<ReplayResult> run_fixtures(const std::vector<Fixture>& fixtures, const RunOptions& o,
                                        const core::Settings& settings, const core::Clock& clock) {
   std::unique_ptr<InProcess> local;
-  std::unique_ptr<ReplayTarget> remote;
-  unsigned jobs = 1;
-  if (o.url) {
-    remote = url_target(*o.url, settings, clock);
-  } else {
-    local = std::make_unique<InProcess>(clock);
-    jobs = std::max(1U, o.jobs);
-  }
+  if (!o.url) local = std::make_unique<InProcess>(clock);
+  const unsigned jobs = std::max(1U, o.jobs);
   std::vector<std::optional<ReplayResult>> done(fixtures.size());
   std::mutex mu;  // guards done
   std::condition_variable cv;
   std::atomic<std::size_t> next{0};
   const auto work = [&] {
+    std::unique_ptr<ReplayTarget> remote;  // one per thread: a target's store is not shared
     for (std::size_t i = next++; i < fixtures.size(); i = next++) {
       ReplayResult r;
       try {
@@ -508,6 +503,7 @@ std::vector<ReplayResult> run_fixtures(const std::vector<Fixture>& fixtures, con
           auto target = local->make();
           r = run_fixture(fixtures[i], *target, clock, o.timeout);
         } else {
+          if (!remote) remote = url_target(*o.url, settings, clock);
           r = run_fixture(fixtures[i], *remote, clock, o.timeout);
         }
       } catch (const std::exception& e) {

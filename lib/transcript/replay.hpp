@@ -75,7 +75,7 @@ ReplayResult run_fixture(const Fixture& fixture, ReplayTarget& target, const cor
 
 struct RunOptions {
   std::optional<std::string> url{};  // against this chatd (and the database `settings` names); else in process
-  unsigned jobs{1};                  // fixtures side by side, in process only
+  unsigned jobs{1};                  // fixtures side by side (with url: each thread its own connection)
   std::optional<std::chrono::milliseconds> timeout{};
   // Called with each result in fixture order, as soon as it and those before it are done.
   std::function<void(const ReplayResult&)> on_result{};
