@@ -101,10 +101,6 @@ class Service::Impl {
         actions_(*worker_store_, settings, clock),
         router_(*follower_store_) {
     cursor_ = follower_store_->last_event_seq();
-    // The worker's commits do not checkpoint SQLite's WAL themselves: the follower does, on the
-    // other connection, so the thread every request waits for only writes. (The last connection
-    // to close checkpoints what is left.)
-    worker_store_->bulk_mode(true);
     worker_ = std::thread([this] { work(); });
     follower_ = std::thread([this] { follow(); });
   }
@@ -506,11 +502,6 @@ class Service::Impl {
       } catch (const std::exception& e) {
         if (follower_healthy_) spdlog::error("chatd: reading the event log: {}", e.what());
         follower_healthy_ = false;
-      }
-      try {
-        follower_store_->checkpoint();  // at most a few per second; passive, writers go on
-      } catch (const std::exception& e) {
-        spdlog::debug("chatd: checkpointing the WAL: {}", e.what());
       }
       if (Clock::now() >= next_tick) {
         check_deadlines();
