@@ -58,7 +58,7 @@ void register_replay(CLI::App& app, Context& ctx) {
   app.add_option("--timeout", o->timeout, "Time each step may wait for its messages (overrides the fixtures'): 500ms, 5s")
       ->type_name("DURATION");
   app.add_flag("--check", o->check, "Only read and check the fixtures; run nothing");
-  app.add_option("--jobs,-j", o->jobs, "Fixtures run side by side (default: one per CPU in process; 1 with --url, whose fixtures share a server)")
+  app.add_option("--jobs,-j", o->jobs, "Fixtures run side by side (default: two per CPU in process; 1 with --url, whose fixtures share a server)")
       ->check(CLI::Range(1, 64));
   app.add_option("--from-export", o->from_export,
                  "Print a fixture re-enacting the customer side of the chats in an export file (chatctl export)")
@@ -102,7 +102,8 @@ void register_replay(CLI::App& app, Context& ctx) {
     transcript::RunOptions run;
     run.timeout = timeout;
     if (o->url) run.url = *o->url;
-    run.jobs = o->jobs ? o->jobs : o->url ? 1U : std::max(1U, std::thread::hardware_concurrency());
+    // In process a fixture's threads mostly hand work to each other, so two per CPU keep it busy.
+    run.jobs = o->jobs ? o->jobs : o->url ? 1U : std::min(64U, 2 * std::max(1U, std::thread::hardware_concurrency()));
     if (!o->tap) run.on_result = [&](const transcript::ReplayResult& r) { print_result(ctx.out(), r, color); };
     const auto results = transcript::run_fixtures(fixtures, run, ctx.settings(), ctx.clock());
     if (o->tap) transcript::write_tap(ctx.out(), results);

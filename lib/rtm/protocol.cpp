@@ -98,14 +98,30 @@ Request parse_request(std::string_view frame, nlohmann::json& request_id, std::s
   return r;
 }
 
+// Frames are written as text around the dumped payload, with the keys in the order an object
+// of nlohmann::json has them (sorted): no copy of the payload into a frame object first.
+namespace {
+
+void append_string(std::string& out, std::string_view s) { out += dump(nlohmann::json(s)); }
+
+std::string frame_text(std::string_view action, const nlohmann::json& payload, const nlohmann::json& request_id,
+                       std::string_view rest) {
+  std::string out = R"({"action":)";
+  append_string(out, action);
+  out += R"(,"payload":)";
+  out += payload.is_null() ? std::string("{}") : dump(payload);
+  if (!request_id.is_null()) {
+    out += R"(,"request_id":)";
+    out += dump(request_id);
+  }
+  out += rest;
+  return out;
+}
+
+}  // namespace
+
 std::string response_frame(const nlohmann::json& request_id, std::string_view action, const nlohmann::json& payload) {
-  nlohmann::json j = nlohmann::json::object();
-  if (!request_id.is_null()) j["request_id"] = request_id;
-  j["action"] = action;
-  j["type"] = "response";
-  j["success"] = true;
-  j["payload"] = payload.is_null() ? nlohmann::json::object() : payload;
-  return dump(j);
+  return frame_text(action, payload, request_id, R"(,"success":true,"type":"response"})");
 }
 
 std::string error_frame(const nlohmann::json& request_id, std::string_view action, ErrorType type,
@@ -120,12 +136,7 @@ std::string error_frame(const nlohmann::json& request_id, std::string_view actio
 }
 
 std::string push_frame(std::string_view action, const nlohmann::json& payload, const nlohmann::json& request_id) {
-  nlohmann::json j = nlohmann::json::object();
-  if (!request_id.is_null()) j["request_id"] = request_id;
-  j["action"] = action;
-  j["type"] = "push";
-  j["payload"] = payload;
-  return dump(j);
+  return frame_text(action, payload, request_id, R"(,"type":"push"})");
 }
 
 std::string disconnect_frame(std::string_view reason, const nlohmann::json& data) {

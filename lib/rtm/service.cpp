@@ -241,6 +241,16 @@ class Service::Impl {
     follow_cv_.notify_one();
   }
 
+  void restart(const std::function<void()>& reset) {
+    {
+      std::unique_lock lock(queue_mu_);
+      idle_cv_.wait(lock, [&] { return queue_.empty() && !working_; });
+    }
+    std::lock_guard publishing(publish_mu_);  // the follower reads the log under it
+    reset();
+    cursor_ = follower_store_->last_event_seq();
+  }
+
   void shutdown() {
     stopping_ = true;
     std::vector<std::shared_ptr<Client>> clients;
@@ -374,6 +384,7 @@ class Service::Impl {
           batch.push_back(std::move(queue_.front()));
           queue_.pop_front();
         }
+        working_ = true;
       }
       std::vector<Answer> answers(batch.size());
       bool committed = false;
@@ -414,8 +425,14 @@ class Service::Impl {
       }
       if (publishing.owns_lock()) publishing.unlock();
       notify();  // what was just committed is news
+      {
+        std::lock_guard lock(queue_mu_);
+        working_ = false;
+      }
+      idle_cv_.notify_all();
     }
   }
+
 
   Answer run(Job& job, engine::People& people) {
     Answer a;
@@ -583,8 +600,10 @@ class Service::Impl {
   Actions actions_;
   PushRouter router_;
 
-  std::mutex queue_mu_;  // guards queue_ and stop_
+  std::mutex queue_mu_;  // guards queue_, stop_ and working_
   std::condition_variable queue_cv_;
+  std::condition_variable idle_cv_;  // the worker finished a batch
+  bool working_{false};              // the worker holds a batch
   std::deque<Job> queue_;
   bool stop_{false};
 
@@ -627,6 +646,7 @@ void Service::pinged(const std::shared_ptr<Client>& client) { impl_->pinged(clie
 void Service::disconnected(const std::shared_ptr<Client>& client) { impl_->disconnected(client); }
 void Service::shutdown() { impl_->shutdown(); }
 void Service::notify() { impl_->notify(); }
+void Service::restart(const std::function<void()>& reset) { impl_->restart(reset); }
 void Service::observe(std::shared_ptr<Observer> observer) { impl_->observe(std::move(observer)); }
 bool Service::ready() { return impl_->ready(); }
 std::string Service::metrics() const { return impl_->metrics(); }

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -100,6 +101,12 @@ class Service {
 
   // Stops taking requests (service_unavailable), tells every client it goes away and closes them.
   void shutdown();
+
+  // For replay, which runs many fixtures on one service: waits until every request queued has been
+  // answered, runs `reset` (which puts the database back in a known state) with the follower held,
+  // and has the follower go on from the end of the event log as `reset` left it. The caller has
+  // closed every connection first.
+  void restart(const std::function<void()>& reset);
 
   // For /readyz: the database answers and the follower keeps up.
   bool ready();

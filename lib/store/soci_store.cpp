@@ -812,66 +812,89 @@ std::optional<model::Customer> SociStore::find_customer(std::string_view id) {
   return first_row(query_customers(w.sql, w.texts, w.ints));
 }
 
+namespace {
+
+// A customer's columns as insert_customer and update_customer bind them (by name).
+struct CustomerCols {
+  model::Customer c;
+  std::string kind;
+  int availability = 0;
+  long long last_seen = 0;
+  long long create_time = 0;
+  long long change_time = 0;
+  int banned = 0;
+
+  void set(const model::Customer& from) {
+    c = from;
+    kind = model::to_string(from.kind);
+    availability = static_cast<int>(from.availability);
+    last_seen = from.last_seen;
+    create_time = from.create_time;
+    change_time = from.change_time;
+    banned = from.banned ? 1 : 0;
+  }
+  static void bind(soci::statement& st, CustomerCols& r, bool with_create_time) {
+    st.exchange(soci::use(r.c.id, "id"));
+    st.exchange(soci::use(r.c.name, "n"));
+    st.exchange(soci::use(r.c.email, "e"));
+    st.exchange(soci::use(r.kind, "k"));
+    st.exchange(soci::use(r.availability, "a"));
+    st.exchange(soci::use(r.last_seen, "s"));
+    if (with_create_time) st.exchange(soci::use(r.create_time, "ct"));
+    st.exchange(soci::use(r.change_time, "mt"));
+    st.exchange(soci::use(r.c.profile, "pr"));
+    st.exchange(soci::use(r.banned, "b"));
+  }
+};
+
+}  // namespace
+
 void SociStore::insert_customer(const model::Customer& c) {
   guarded("adding a customer", [&] {
-    const std::string kind(model::to_string(c.kind));
-    const int availability = static_cast<int>(c.availability);
-    const long long last_seen = c.last_seen;
-    const long long create_time = c.create_time;
-    const long long change_time = c.change_time;
-    const int banned = c.banned ? 1 : 0;
-    sql_ << "INSERT INTO customer (id, name, email, kind, availability, last_seen, create_time, change_time, profile, "
-            "banned) VALUES (:id, :n, :e, :k, :a, :s, :ct, :mt, :pr, :b)",
-        soci::use(c.id), soci::use(c.name), soci::use(c.email), soci::use(kind), soci::use(availability),
-        soci::use(last_seen), soci::use(create_time), soci::use(change_time), soci::use(c.profile), soci::use(banned);
+    auto q = reuse<CustomerCols>("INSERT INTO customer (id, name, email, kind, availability, last_seen, create_time, "
+                                 "change_time, profile, banned) VALUES (:id, :n, :e, :k, :a, :s, :ct, :mt, :pr, :b)",
+                                 [](soci::statement& st, CustomerCols& r) { CustomerCols::bind(st, r, true); });
+    q.c().set(c);
+    q.st().execute(true);
   });
 }
 
 void SociStore::update_customer(const model::Customer& c) {
-  struct Cols {
-    model::Customer c;
-    std::string kind;
-    int availability = 0;
-    long long last_seen = 0;
-    long long change_time = 0;
-    int banned = 0;
-  };
   guarded("updating a customer", [&] {
-    auto q = reuse<Cols>("UPDATE customer SET name = :n, email = :e, kind = :k, availability = :a, last_seen = :s, "
-                         "change_time = :mt, profile = :pr, banned = :b WHERE id = :id",
-                         [](soci::statement& st, Cols& r) {
-                           st.exchange(soci::use(r.c.name, "n"));
-                           st.exchange(soci::use(r.c.email, "e"));
-                           st.exchange(soci::use(r.kind, "k"));
-                           st.exchange(soci::use(r.availability, "a"));
-                           st.exchange(soci::use(r.last_seen, "s"));
-                           st.exchange(soci::use(r.change_time, "mt"));
-                           st.exchange(soci::use(r.c.profile, "pr"));
-                           st.exchange(soci::use(r.banned, "b"));
-                           st.exchange(soci::use(r.c.id, "id"));
-                         });
-    auto& r = q.c();
-    r.c = c;
-    r.kind = model::to_string(c.kind);
-    r.availability = static_cast<int>(c.availability);
-    r.last_seen = c.last_seen;
-    r.change_time = c.change_time;
-    r.banned = c.banned ? 1 : 0;
+    auto q = reuse<CustomerCols>("UPDATE customer SET name = :n, email = :e, kind = :k, availability = :a, "
+                                 "last_seen = :s, change_time = :mt, profile = :pr, banned = :b WHERE id = :id",
+                                 [](soci::statement& st, CustomerCols& r) { CustomerCols::bind(st, r, false); });
+    q.c().set(c);
     q.st().execute(true);
   });
 }
 
 std::int64_t SociStore::insert_token(const model::CustomerToken& t) {
-  return guarded("adding a token", [&] {
-    const long long create_time = t.create_time;
-    const long long expire_time = t.expire_time;
-    const int revoked = t.revoked ? 1 : 0;
+  struct Cols {
+    model::CustomerToken t;
+    long long create_time = 0;
+    long long expire_time = 0;
+    int revoked = 0;
     long long id = 0;
-    sql_ << "INSERT INTO customer_token (token_hash, customer_id, create_time, expire_time, revoked) "
-            "VALUES (:h, :c, :ct, :et, :r) RETURNING id",
-        soci::use(t.token_hash), soci::use(t.customer_id), soci::use(create_time), soci::use(expire_time),
-        soci::use(revoked), soci::into(id);
-    return static_cast<std::int64_t>(id);
+  };
+  return guarded("adding a token", [&] {
+    auto q = reuse<Cols>("INSERT INTO customer_token (token_hash, customer_id, create_time, expire_time, revoked) "
+                         "VALUES (:h, :c, :ct, :et, :r)" + returning("id"),
+                         [sqlite = backend_ == Backend::sqlite](soci::statement& st, Cols& r) {
+                           st.exchange(soci::use(r.t.token_hash, "h"));
+                           st.exchange(soci::use(r.t.customer_id, "c"));
+                           st.exchange(soci::use(r.create_time, "ct"));
+                           st.exchange(soci::use(r.expire_time, "et"));
+                           st.exchange(soci::use(r.revoked, "r"));
+                           if (!sqlite) st.exchange(soci::into(r.id));
+                         });
+    auto& r = q.c();
+    r.t = t;
+    r.create_time = t.create_time;
+    r.expire_time = t.expire_time;
+    r.revoked = t.revoked ? 1 : 0;
+    q.st().execute(true);
+    return static_cast<std::int64_t>(inserted_id(r.id));
   });
 }
 
@@ -1024,43 +1047,61 @@ std::string in_list(Where& w, const std::vector<long long>& values) {
   return out;
 }
 
+// A chat's columns as insert_chat and update_chat bind them.
+struct ChatCols {
+  model::Chat c;
+  std::string status;
+  std::string requester_type;
+  std::string target_type;
+  long long channel = 0;
+  long long ticket = 0;
+  long long create_time = 0;
+  long long change_time = 0;
+  long long id = 0;
+  long long new_id = 0;
+
+  void set(const model::Chat& from) {
+    c = from;
+    status = model::to_string(from.status);
+    requester_type = model::to_string(from.requester_type);
+    target_type = model::to_string(from.target_type);
+    channel = from.channel_id;
+    ticket = from.ticket_id;
+    create_time = from.create_time;
+    change_time = from.change_time;
+    id = from.id;
+  }
+};
+
 }  // namespace
 
 model::ChatId SociStore::insert_chat(const model::Chat& c) {
+  using Cols = ChatCols;
   return guarded("adding a chat", [&] {
-    const std::string status(model::to_string(c.status));
-    const std::string requester_type(model::to_string(c.requester_type));
-    const std::string target_type(model::to_string(c.target_type));
-    const long long channel = c.channel_id;
-    const long long ticket = c.ticket_id;
-    const long long create_time = c.create_time;
-    const long long change_time = c.change_time;
-    long long id = c.id;
-    // An id of 0 lets the database choose; import gives the exported one.
-    const std::string id_column = c.id ? "id, " : "";
-    const std::string id_value = c.id ? ":id, " : "";
-    soci::statement st(sql_);
-    if (c.id) st.exchange(soci::use(id, "id"));
-    st.exchange(soci::use(status, "s"));
-    st.exchange(soci::use(c.requester_id, "ri"));
-    st.exchange(soci::use(c.requester_name, "rn"));
-    st.exchange(soci::use(requester_type, "rt"));
-    st.exchange(soci::use(target_type, "tt"));
-    st.exchange(soci::use(channel, "ch"));
-    st.exchange(soci::use(ticket, "tk"));
-    st.exchange(soci::use(create_time, "ct"));
-    st.exchange(soci::use(change_time, "mt"));
-    st.exchange(soci::use(c.properties, "pr"));
-    long long new_id = 0;
-    st.exchange(soci::into(new_id));
-    st.alloc();
-    st.prepare("INSERT INTO chat (" + id_column +
-               "status, requester_id, requester_name, requester_type, target_type, chat_channel_id, ticket_id, "
-               "create_time, change_time, properties) VALUES (" +
-               id_value + ":s, :ri, :rn, :rt, :tt, :ch, :tk, :ct, :mt, :pr) RETURNING id");
-    st.define_and_bind();
-    st.execute(true);
-    return static_cast<model::ChatId>(new_id);
+    const bool with_id = c.id != 0;  // import gives the exported id; 0 lets the database choose
+    auto q = reuse<Cols>(std::string("INSERT INTO chat (") + (with_id ? "id, " : "") +
+                             "status, requester_id, requester_name, requester_type, target_type, chat_channel_id, "
+                             "ticket_id, create_time, change_time, properties) VALUES (" +
+                             (with_id ? ":id, " : "") + ":s, :ri, :rn, :rt, :tt, :ch, :tk, :ct, :mt, :pr)" +
+                             returning("id"),
+                         [with_id, sqlite = backend_ == Backend::sqlite](soci::statement& st, Cols& r) {
+                           if (with_id) st.exchange(soci::use(r.id, "id"));
+                           st.exchange(soci::use(r.status, "s"));
+                           st.exchange(soci::use(r.c.requester_id, "ri"));
+                           st.exchange(soci::use(r.c.requester_name, "rn"));
+                           st.exchange(soci::use(r.requester_type, "rt"));
+                           st.exchange(soci::use(r.target_type, "tt"));
+                           st.exchange(soci::use(r.channel, "ch"));
+                           st.exchange(soci::use(r.ticket, "tk"));
+                           st.exchange(soci::use(r.create_time, "ct"));
+                           st.exchange(soci::use(r.change_time, "mt"));
+                           st.exchange(soci::use(r.c.properties, "pr"));
+                           if (!sqlite) st.exchange(soci::into(r.new_id));
+                         });
+    auto& r = q.c();
+    r.set(c);
+    q.st().execute(true);
+    return static_cast<model::ChatId>(inserted_id(r.new_id));
   });
 }
 
@@ -1103,16 +1144,7 @@ void SociStore::update_chat(const model::Chat& c) {
        was && was->ticket_id != c.ticket_id, was && was->change_time != c.change_time,
        was && was->properties != c.properties});
   if (mask == 0) return;
-  struct Cols {
-    model::Chat c;
-    std::string status;
-    std::string requester_type;
-    std::string target_type;
-    long long channel = 0;
-    long long ticket = 0;
-    long long change_time = 0;
-    long long id = 0;
-  };
+  using Cols = ChatCols;
   guarded("updating a chat", [&] {
     auto q = reuse<Cols>("UPDATE chat SET " +
                              set_list({"status = :s", "requester_id = :ri", "requester_name = :rn",
@@ -1132,15 +1164,7 @@ void SociStore::update_chat(const model::Chat& c) {
                            if (mask & 256u) st.exchange(soci::use(r.c.properties, "pr"));
                            st.exchange(soci::use(r.id, "id"));
                          });
-    auto& r = q.c();
-    r.c = c;
-    r.status = model::to_string(c.status);
-    r.requester_type = model::to_string(c.requester_type);
-    r.target_type = model::to_string(c.target_type);
-    r.channel = c.channel_id;
-    r.ticket = c.ticket_id;
-    r.change_time = c.change_time;
-    r.id = c.id;
+    q.c().set(c);
     q.st().execute(true);
   });
   if (was) {
@@ -1310,29 +1334,40 @@ DeleteCounts SociStore::delete_chats(const std::vector<model::ChatId>& ids) {
 
 model::ThreadId SociStore::insert_thread(const model::Thread& t) {
   tx_cache_.threads.erase(t.chat_id);
-  return guarded("adding a thread", [&] {
-    long long id = t.id;
-    const long long chat = t.chat_id;
-    const int active = t.active ? 1 : 0;
-    const long long create_time = t.create_time;
-    long long close_time = t.close_time.value_or(0);
-    soci::indicator close_ind = t.close_time ? soci::i_ok : soci::i_null;
-    soci::statement st(sql_);
-    if (t.id) st.exchange(soci::use(id, "id"));
-    st.exchange(soci::use(chat, "c"));
-    st.exchange(soci::use(active, "a"));
-    st.exchange(soci::use(t.properties, "p"));
-    st.exchange(soci::use(create_time, "ct"));
-    st.exchange(soci::use(close_time, close_ind, "cl"));
+  struct Cols {
+    model::Thread t;
+    long long id = 0;
+    long long chat = 0;
+    int active = 0;
+    long long create_time = 0;
+    long long close_time = 0;
+    soci::indicator close_ind = soci::i_null;
     long long new_id = 0;
-    st.exchange(soci::into(new_id));
-    st.alloc();
-    st.prepare(std::string("INSERT INTO chat_thread (") + (t.id ? "id, " : "") +
-               "chat_id, active, properties, create_time, close_time) VALUES (" + (t.id ? ":id, " : "") +
-               ":c, :a, :p, :ct, :cl) RETURNING id");
-    st.define_and_bind();
-    st.execute(true);
-    return static_cast<model::ThreadId>(new_id);
+  };
+  return guarded("adding a thread", [&] {
+    const bool with_id = t.id != 0;  // import gives the exported id; 0 lets the database choose
+    auto q = reuse<Cols>(std::string("INSERT INTO chat_thread (") + (with_id ? "id, " : "") +
+                             "chat_id, active, properties, create_time, close_time) VALUES (" +
+                             (with_id ? ":id, " : "") + ":c, :a, :p, :ct, :cl)" + returning("id"),
+                         [with_id, sqlite = backend_ == Backend::sqlite](soci::statement& st, Cols& r) {
+                           if (with_id) st.exchange(soci::use(r.id, "id"));
+                           st.exchange(soci::use(r.chat, "c"));
+                           st.exchange(soci::use(r.active, "a"));
+                           st.exchange(soci::use(r.t.properties, "p"));
+                           st.exchange(soci::use(r.create_time, "ct"));
+                           st.exchange(soci::use(r.close_time, r.close_ind, "cl"));
+                           if (!sqlite) st.exchange(soci::into(r.new_id));
+                         });
+    auto& r = q.c();
+    r.t = t;
+    r.id = t.id;
+    r.chat = t.chat_id;
+    r.active = t.active ? 1 : 0;
+    r.create_time = t.create_time;
+    r.close_time = t.close_time.value_or(0);
+    r.close_ind = t.close_time ? soci::i_ok : soci::i_null;
+    q.st().execute(true);
+    return static_cast<model::ThreadId>(inserted_id(r.new_id));
   });
 }
 
@@ -1671,6 +1706,62 @@ void SociStore::checkpoint() {
   });
 }
 
+void SociStore::restore_rows(const std::string& template_path) {
+  if (backend_ != Backend::sqlite) throw Error(ErrorKind::internal, "restore_rows needs a SQLite database");
+  if (depth_ > 0) throw Error(ErrorKind::internal, "restore_rows inside a transaction");
+  if (attached_template_ != template_path) {
+    guarded("attaching the template database", [&] {
+      if (!attached_template_.empty()) sql_ << "DETACH DATABASE chatctl_template";
+      attached_template_.clear();
+      sql_ << "ATTACH DATABASE :path AS chatctl_template", soci::use(template_path);
+      attached_template_ = template_path;
+      // Parents before children, so rows go in (and, reversed, out) without breaking a foreign
+      // key. (PRAGMA defer_foreign_keys would do instead, but setting it expires every prepared
+      // statement of the connection.)
+      std::map<std::string, std::set<std::string>> parents;
+      std::string name;
+      soci::statement st = (sql_.prepare << "SELECT name FROM main.sqlite_master WHERE type = 'table' AND name NOT "
+                                            "LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+                            soci::into(name));
+      st.execute();
+      while (st.fetch()) parents[name];
+      for (auto& [table, refs] : parents) {
+        std::string parent;
+        soci::statement fk = (sql_.prepare << "SELECT \"table\" FROM pragma_foreign_key_list(:t)", soci::use(table),
+                              soci::into(parent));
+        fk.execute();
+        while (fk.fetch()) {
+          if (parent != table) refs.insert(parent);
+        }
+      }
+      restore_order_.clear();
+      while (restore_order_.size() < parents.size()) {
+        const std::size_t before = restore_order_.size();
+        for (const auto& [table, refs] : parents) {
+          if (std::find(restore_order_.begin(), restore_order_.end(), table) != restore_order_.end()) continue;
+          const bool ready = std::all_of(refs.begin(), refs.end(), [&](const std::string& r) {
+            return !parents.contains(r) ||
+                   std::find(restore_order_.begin(), restore_order_.end(), r) != restore_order_.end();
+          });
+          if (ready) restore_order_.push_back(table);
+        }
+        if (restore_order_.size() == before) throw Error(ErrorKind::internal, "foreign keys in a cycle");
+      }
+    });
+  }
+  WriteTransaction tx(*this);
+  guarded("restoring the database", [&] {
+    // Names from sqlite_master: no double quote in them.
+    for (auto t = restore_order_.rbegin(); t != restore_order_.rend(); ++t) run("DELETE FROM main.\"" + *t + "\"");
+    for (const auto& t : restore_order_) {
+      run("INSERT INTO main.\"" + t + "\" SELECT * FROM chatctl_template.\"" + t + "\"");
+    }
+    run("DELETE FROM main.sqlite_sequence");
+    run("INSERT INTO main.sqlite_sequence SELECT * FROM chatctl_template.sqlite_sequence");
+  });
+  tx.commit();
+}
+
 std::unique_ptr<ProcessLock> SociStore::try_process_lock(std::string_view name) {
   if (backend_ == Backend::postgresql) {
     const long long key = lock_key(name);
@@ -1699,23 +1790,47 @@ std::unique_ptr<ProcessLock> SociStore::try_process_lock(std::string_view name) 
 
 model::ParticipantId SociStore::insert_participant(const model::Participant& p) {
   tx_cache_.participants.erase(p.chat_id);
-  return guarded("adding a participant", [&] {
-    const long long chat = p.chat_id;
-    const std::string type(model::to_string(p.chatter_type));
-    const int active = static_cast<int>(p.active);
-    const int invitation = p.invitation ? 1 : 0;
-    const int monitoring = static_cast<int>(p.monitoring);
-    const std::string permission(model::to_string(p.permission));
-    const long long create_time = p.create_time;
-    const long long seen = p.seen_up_to;
+  struct Cols {
+    model::Participant p;
+    long long chat = 0;
+    std::string type;
+    int active = 0;
+    int invitation = 0;
+    int monitoring = 0;
+    std::string permission;
+    long long create_time = 0;
+    long long seen = 0;
     long long id = 0;
-    sql_ << "INSERT INTO chat_participant (chat_id, chatter_id, chatter_name, chatter_type, chatter_active, invitation, "
-            "monitoring, permission_level, create_time, seen_up_to) VALUES (:c, :i, :n, :t, :a, :inv, :m, :p, :ct, :su) "
-            "RETURNING id",
-        soci::use(chat), soci::use(p.chatter_id), soci::use(p.chatter_name), soci::use(type), soci::use(active),
-        soci::use(invitation), soci::use(monitoring), soci::use(permission), soci::use(create_time), soci::use(seen),
-        soci::into(id);
-    return static_cast<model::ParticipantId>(id);
+  };
+  return guarded("adding a participant", [&] {
+    auto q = reuse<Cols>("INSERT INTO chat_participant (chat_id, chatter_id, chatter_name, chatter_type, "
+                         "chatter_active, invitation, monitoring, permission_level, create_time, seen_up_to) VALUES "
+                         "(:c, :i, :n, :t, :a, :inv, :m, :p, :ct, :su)" + returning("id"),
+                         [sqlite = backend_ == Backend::sqlite](soci::statement& st, Cols& r) {
+                           st.exchange(soci::use(r.chat, "c"));
+                           st.exchange(soci::use(r.p.chatter_id, "i"));
+                           st.exchange(soci::use(r.p.chatter_name, "n"));
+                           st.exchange(soci::use(r.type, "t"));
+                           st.exchange(soci::use(r.active, "a"));
+                           st.exchange(soci::use(r.invitation, "inv"));
+                           st.exchange(soci::use(r.monitoring, "m"));
+                           st.exchange(soci::use(r.permission, "p"));
+                           st.exchange(soci::use(r.create_time, "ct"));
+                           st.exchange(soci::use(r.seen, "su"));
+                           if (!sqlite) st.exchange(soci::into(r.id));
+                         });
+    auto& r = q.c();
+    r.p = p;
+    r.chat = p.chat_id;
+    r.type = model::to_string(p.chatter_type);
+    r.active = static_cast<int>(p.active);
+    r.invitation = p.invitation ? 1 : 0;
+    r.monitoring = static_cast<int>(p.monitoring);
+    r.permission = model::to_string(p.permission);
+    r.create_time = p.create_time;
+    r.seen = p.seen_up_to;
+    q.st().execute(true);
+    return static_cast<model::ParticipantId>(inserted_id(r.id));
   });
 }
 
@@ -2501,11 +2616,15 @@ std::vector<EventRecord> SociStore::list_events(const EventFilter& filter) {
 }
 
 std::int64_t SociStore::last_event_seq() {
-  return guarded("reading the event log", [&] {
+  struct Cols {
     long long seq = 0;
     soci::indicator ind = soci::i_null;
-    sql_ << "SELECT max(seq) FROM event_log", soci::into(seq, ind);
-    return static_cast<std::int64_t>(ind == soci::i_ok ? seq : 0);
+  };
+  return guarded("reading the event log", [&] {
+    auto q = reuse<Cols>("SELECT max(seq) FROM event_log",
+                         [](soci::statement& st, Cols& r) { st.exchange(soci::into(r.seq, r.ind)); });
+    q.st().execute(true);
+    return static_cast<std::int64_t>(q.c().ind == soci::i_ok ? q.c().seq : 0);
   });
 }
 

@@ -78,6 +78,7 @@ class SociStore final : public Store {
   void sync_id_sequences() override;
   void bulk_mode(bool on) override;
   void checkpoint() override;
+  void restore_rows(const std::string& template_path) override;
   std::unique_ptr<ProcessLock> try_process_lock(std::string_view name) override;
 
   model::ParticipantId insert_participant(const model::Participant& participant) override;
@@ -172,6 +173,8 @@ class SociStore final : public Store {
   soci::session sql_;
   int depth_{0};  // open write transactions: 1 the transaction, more its savepoints
   bool event_log_locked_{false};  // this transaction holds kEventLogLock
+  std::string attached_template_;           // restore_rows: the database attached as chatctl_template
+  std::vector<std::string> restore_order_;  // its tables, parents before children
   std::chrono::steady_clock::time_point last_checkpoint_{};
   // What this write transaction has read or written of chats, their threads and participants, and
   // meta: a request's checks and the engine's operations read the same rows several times. Writers

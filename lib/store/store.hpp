@@ -261,6 +261,12 @@ class Store {
   virtual void bulk_mode(bool on) = 0;
   virtual void checkpoint() = 0;
 
+  // Makes the rows of this SQLite database those of the SQLite database at `template_path`, which
+  // has the same schema: every table emptied and refilled, sequences included, in one write
+  // transaction. The schema is untouched, so other connections' prepared statements stay valid.
+  // For replay, which runs many fixtures on one database. Error(internal) on PostgreSQL.
+  virtual void restore_rows(const std::string& template_path) = 0;
+
   // A lock no other process can hold at the same time, named `name`, or nullptr at once when
   // another holds it: a file lock beside an SQLite database, a session advisory lock on
   // PostgreSQL (so processes on different hosts exclude each other too).

@@ -1,6 +1,7 @@
 #include "transcript/replay.hpp"
 
 #include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <condition_variable>
@@ -98,7 +99,8 @@ class QueueHandle final : public ReplayConnection {
 
 class InProcessTarget final : public ReplayTarget {
  public:
-  InProcessTarget(fs::path dir, const core::Clock& clock) : dir_(std::move(dir)) {
+  InProcessTarget(fs::path dir, fs::path template_db, const core::Clock& clock)
+      : dir_(std::move(dir)), template_db_(std::move(template_db)) {
     settings_ = core::Settings::defaults({{"database", (dir_ / "chat.db").string()}, {"actor", "replay"}});
     store_ = engine::open_database(settings_, clock);
     service_ = std::make_unique<rtm::Service>(settings_, clock);
@@ -117,9 +119,14 @@ class InProcessTarget final : public ReplayTarget {
     return std::make_unique<QueueHandle>(c);
   }
   void written() override { service_->notify(); }
+  bool reset() override {
+    service_->restart([&] { store_->restore_rows(template_db_.string()); });
+    return true;
+  }
 
  private:
   fs::path dir_;
+  fs::path template_db_;
   core::Settings settings_ = core::Settings::defaults();
   std::unique_ptr<store::Store> store_;
   std::unique_ptr<rtm::Service> service_;
@@ -337,7 +344,7 @@ std::unique_ptr<ReplayTarget> InProcess::make() {
     std::error_code ec;
     if (fs::exists(side, ec)) fs::copy_file(side, dir / (std::string("chat.db") + suffix), ec);
   }
-  return std::make_unique<InProcessTarget>(dir, state_->clock);
+  return std::make_unique<InProcessTarget>(dir, state_->template_db, state_->clock);
 }
 
 std::unique_ptr<ReplayTarget> url_target(const std::string& url, const core::Settings& settings,
@@ -495,17 +502,20 @@ std::vector<ReplayResult> run_fixtures(const std::vector<Fixture>& fixtures, con
   std::condition_variable cv;
   std::atomic<std::size_t> next{0};
   const auto work = [&] {
-    std::unique_ptr<ReplayTarget> remote;  // one per thread: a target's store is not shared
+    std::unique_ptr<ReplayTarget> target;  // one per thread: a target's store is not shared
     for (std::size_t i = next++; i < fixtures.size(); i = next++) {
       ReplayResult r;
       try {
-        if (local) {
-          auto target = local->make();
-          r = run_fixture(fixtures[i], *target, clock, o.timeout);
-        } else {
-          if (!remote) remote = url_target(*o.url, settings, clock);
-          r = run_fixture(fixtures[i], *remote, clock, o.timeout);
+        if (target && local) {
+          try {
+            if (!target->reset()) target.reset();
+          } catch (const std::exception& e) {
+            spdlog::debug("replay: resetting a target: {}; starting a fresh one", e.what());
+            target.reset();
+          }
         }
+        if (!target) target = local ? local->make() : url_target(*o.url, settings, clock);
+        r = run_fixture(fixtures[i], *target, clock, o.timeout);
       } catch (const std::exception& e) {
         r.file = fixtures[i].file;
         r.name = fixtures[i].name;

@@ -36,10 +36,14 @@ class ReplayTarget {
   virtual std::unique_ptr<ReplayConnection> connect() = 0;
   // Agent actions were just committed (in process: the service reads them at once).
   virtual void written() {}
+  // Puts the target back as it was before its first fixture, so the next fixture can run on it;
+  // false when it cannot (a server over the network is never reset). Every connection is closed.
+  virtual bool reset() { return false; }
 };
 
-// Makes a target per fixture: in process, a fresh database (a copy of one migrated once) with the
-// real rtm::Service and no sockets.
+// Makes in-process targets: a database (a copy of one migrated once) with the real rtm::Service
+// and no sockets. A target is reset between fixtures (its rows are those of the migrated copy
+// again), so a thread makes one and runs many fixtures on it.
 class InProcess {
  public:
   explicit InProcess(const core::Clock& clock);

@@ -2,6 +2,8 @@
 // CHATCTL_TEST_PG is set; required in CI).
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <filesystem>
 #include <functional>
 
 #include "core/error.hpp"
@@ -242,4 +244,67 @@ TEST_CASE("unreachable databases are unavailable, not crashes", "[store]") {
 
   o.address = "mysql://x@y/z";
   CHECK(kind_of([&] { store::open_store(o); }) == ErrorKind::config);
+}
+
+TEST_CASE("restore_rows puts back a template's rows and sequences, keeping other connections' statements", "[store]") {
+  test::TempDir dir;
+  const std::string tmpl = dir.path() + "/template.db";
+  const std::string live = dir.path() + "/live.db";
+  auto open_path = [](const std::string& path) {
+    store::OpenOptions o;
+    o.address = path;
+    return store::open_store(o);
+  };
+  model::ChannelId kept_id = 0;
+  {
+    auto t = open_path(tmpl);
+    t->migrate();
+    store::WriteTransaction tx(*t);
+    kept_id = t->insert_channel(channel("Kept"));
+    tx.commit();
+  }
+  std::filesystem::copy_file(tmpl, live);
+  auto s = open_path(live);
+  auto other = open_path(live);
+  REQUIRE(other->find_channel_by_name("Kept"));  // prepared on the other connection before the restore
+
+  for (int round = 0; round < 2; ++round) {
+    INFO("round " << round);
+    {
+      store::WriteTransaction tx(*s);
+      auto kept = *s->find_channel_by_name("Kept");
+      kept.comment = "changed";
+      s->update_channel(kept);
+      s->insert_channel(channel("Gone"));
+      s->meta_set("restore_test", "v");
+      store::EventRecord e;
+      e.type = "Test";
+      e.actor = "test";
+      e.payload = "{}";
+      s->append_event(e);
+      tx.commit();
+    }
+    REQUIRE(other->find_channel_by_name("Gone"));
+    s->restore_rows(tmpl);
+
+    CHECK_FALSE(s->find_channel_by_name("Gone"));
+    CHECK(s->find_channel_by_name("Kept")->comment.empty());
+    CHECK_FALSE(s->meta_get("restore_test"));
+    CHECK(s->last_event_seq() == 0);
+    CHECK_FALSE(other->find_channel_by_name("Gone"));
+    CHECK(other->find_channel_by_name("Kept")->comment.empty());
+  }
+  // The sequences are the template's again: the next channel gets the id a fresh copy would give.
+  store::WriteTransaction tx(*s);
+  CHECK(s->insert_channel(channel("Next")) == kept_id + 1);
+  tx.commit();
+}
+
+TEST_CASE("restore_rows is refused on PostgreSQL", "[store]") {
+  const auto backends = test::test_backends();
+  if (std::find(backends.begin(), backends.end(), "postgresql") == backends.end()) return;
+  auto db = test::make_test_database("postgresql");
+  auto s = open(*db);
+  s->migrate();
+  CHECK(kind_of([&] { s->restore_rows("/nonexistent.db"); }) == ErrorKind::internal);
 }
