@@ -26,6 +26,22 @@ namespace websocket = beast::websocket;
 // How far the head of the write queue may advance before the written slots are erased.
 constexpr std::size_t kCompactAfter = 64;
 
+// The session whose read handler this thread is running (on that session's strand), if any: a
+// frame the service answers at once (ping, a malformed request) is queued there and then instead of
+// being posted back to the same strand.
+thread_local const void* reading_session = nullptr;
+
+class ReadingSession {
+ public:
+  explicit ReadingSession(const void* session) : previous_(std::exchange(reading_session, session)) {}
+  ~ReadingSession() { reading_session = previous_; }
+  ReadingSession(const ReadingSession&) = delete;
+  ReadingSession& operator=(const ReadingSession&) = delete;
+
+ private:
+  const void* previous_;
+};
+
 // What the service holds for a connection: a weak reference, used only while the server's gate
 // is open, so the service never keeps a session (or the io_context it belongs to) alive.
 template <class Stream>
@@ -192,10 +208,13 @@ void WsSession<Stream>::on_read(boost::system::error_code ec, std::size_t bytes)
     std::string frame = text ? beast::buffers_to_string(buffer_.data()) : std::string();
     buffer_.clear();
     buffer_.shrink_to_fit();
-    if (text) {
-      hub_->service().receive(client_, std::move(frame));
-    } else {
-      hub_->service().receive_binary(client_);
+    {
+      ReadingSession on_strand(this);
+      if (text) {
+        hub_->service().receive(client_, std::move(frame));
+      } else {
+        hub_->service().receive_binary(client_);
+      }
     }
     do_read();
   });
@@ -203,6 +222,7 @@ void WsSession<Stream>::on_read(boost::system::error_code ec, std::size_t bytes)
 
 template <class Stream>
 void WsSession<Stream>::send(std::string text) {
+  if (reading_session == this) return enqueue(std::move(text));  // already on this session's strand
   asio::post(ws_.get_executor(), [self = this->shared_from_this(), text = std::move(text)]() mutable {
     self->guarded("send", [&] { self->enqueue(std::move(text)); });
   });
