@@ -54,8 +54,10 @@ std::vector<Delivery> PushRouter::route(const store::EventRecord& e) {
   const json payload = json::parse(e.payload, nullptr, false);
   if (!payload.is_object()) return {};
   // What concerns no customer is dropped before anything is read.
-  if (e.type == "ChatMessageAdd" &&
-      (payload.value("audience", "everyone") == "agents" || payload.value("initial", false))) {
+  // (A quiet ChatEventsSeen is what earlier versions logged when a customer sent an event.)
+  if ((e.type == "ChatEventsSeen" && payload.value("quiet", false)) ||
+      (e.type == "ChatMessageAdd" &&
+       (payload.value("audience", "everyone") == "agents" || payload.value("initial", false)))) {
     return {};
   }
   std::vector<Delivery> out;

@@ -164,17 +164,19 @@ class Service::Impl {
       answer_error(*c, frame, ErrorType::service_unavailable);
       return;
     }
+    bool flooding = false;
     {
       std::lock_guard lock(c->mu);
       const auto now = Clock::now();
       c->tokens = std::min(kRequestBurst,
                            c->tokens + std::chrono::duration<double>(now - c->refill).count() * kRequestsPerSecond);
       c->refill = now;
-      if (c->tokens < 1) {
-        answer_error(*c, frame, ErrorType::too_many_requests);
-        return;
-      }
-      c->tokens -= 1;
+      flooding = c->tokens < 1;
+      if (!flooding) c->tokens -= 1;
+    }
+    if (flooding) {  // answered outside c->mu: sending may end the connection, which takes it
+      answer_error(*c, frame, ErrorType::too_many_requests);
+      return;
     }
     // Decoding, unknown actions and ping need no database: answered here, on the caller's thread.
     nlohmann::json rid;
@@ -245,7 +247,18 @@ class Service::Impl {
     {
       std::unique_lock lock(queue_mu_);
       idle_cv_.wait(lock, [&] { return queue_.empty() && !working_; });
+      paused_ = true;  // anything queued from now on waits for the reset
     }
+    struct Resume {
+      Impl& impl;
+      ~Resume() {
+        {
+          std::lock_guard lock(impl.queue_mu_);
+          impl.paused_ = false;
+        }
+        impl.queue_cv_.notify_all();
+      }
+    } resume{*this};
     std::lock_guard publishing(publish_mu_);  // the follower reads the log under it
     reset();
     cursor_ = follower_store_->last_event_seq();
@@ -378,7 +391,7 @@ class Service::Impl {
       std::vector<Job> batch;
       {
         std::unique_lock lock(queue_mu_);
-        queue_cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+        queue_cv_.wait(lock, [&] { return stop_ || (!queue_.empty() && !paused_); });
         if (queue_.empty()) return;
         while (!queue_.empty() && batch.size() < kMaxBatch) {
           batch.push_back(std::move(queue_.front()));
@@ -471,6 +484,9 @@ class Service::Impl {
   bool admit(const std::shared_ptr<Client>& c, const std::string& customer) {
     {
       std::lock_guard lock(clients_mu_);
+      // Closed while its login ran: disconnected() found no customer to unregister, so it must
+      // not be registered now (it would count against the limit, and keep the customer on-line).
+      if (c->closed) return false;
       auto& set = by_customer_[customer];
       if (set.size() >= limits_.connections_per_customer) {
         if (set.empty()) by_customer_.erase(customer);
@@ -604,6 +620,7 @@ class Service::Impl {
   std::condition_variable queue_cv_;
   std::condition_variable idle_cv_;  // the worker finished a batch
   bool working_{false};              // the worker holds a batch
+  bool paused_{false};               // restart() is resetting the database
   std::deque<Job> queue_;
   bool stop_{false};
 

@@ -222,7 +222,12 @@ void WsSession<Stream>::on_read(boost::system::error_code ec, std::size_t bytes)
 
 template <class Stream>
 void WsSession<Stream>::send(std::string text) {
-  if (reading_session == this) return enqueue(std::move(text));  // already on this session's strand
+  // Already on this session's strand: queued at once, unless that would drop the client, which
+  // ends the connection and must not happen inside the service's call (it holds the client).
+  if (reading_session == this && state_ == State::open &&
+      (queued_bytes_ == 0 || queued_bytes_ + text.size() <= hub_->limits().max_queued_bytes)) {
+    return enqueue(std::move(text));
+  }
   asio::post(ws_.get_executor(), [self = this->shared_from_this(), text = std::move(text)]() mutable {
     self->guarded("send", [&] { self->enqueue(std::move(text)); });
   });

@@ -211,6 +211,7 @@ SociStore::Reused<Cols> SociStore::reuse(const std::string& sql, const std::vect
   if (it == prepared_.end() && prepared_.size() >= kMaxPrepared &&
       std::none_of(prepared_.begin(), prepared_.end(), [](const auto& e) { return e.second->busy; })) {
     prepared_.clear();
+    it = prepared_.end();
   }
   if ((it != prepared_.end() && it->second->busy) || (it == prepared_.end() && prepared_.size() >= kMaxPrepared)) {
     auto own = make();
