@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <filesystem>
 #include <thread>
 
 #include "core/text.hpp"
@@ -247,4 +248,32 @@ TEST_CASE("rtm: deadlines close silent connections", "[rtm]") {
   test::RtmConnection quiet(*fx.service);
   REQUIRE(ok(quiet.request("login", {{"token", fx.token}})));
   CHECK(quiet.push("customer_disconnected", std::chrono::seconds(3))["payload"]["reason"] == "connection_timeout");
+}
+
+TEST_CASE("rtm: SQLite's WAL stays bounded under steady writes", "[rtm]") {
+  // SQLite restarts its WAL only when the writer begins on a fully checkpointed log; checkpoints
+  // from another connection (the follower's) let it grow by every commit, without bound.
+  Fixture fx("sqlite");
+  fx.agent_online();
+  test::RtmConnection c(*fx.service);
+  REQUIRE(ok(c.request("login", {{"token", fx.token}})));
+  const auto started = c.request("start_chat", json::object());
+  REQUIRE(ok(started));
+  const std::string chat_id = started["payload"]["chat_id"];
+  // Three connections, a thousand requests each: within each one's rate limit.
+  test::RtmConnection d(*fx.service);
+  test::RtmConnection e(*fx.service);
+  REQUIRE(ok(d.request("login", {{"token", fx.token}})));
+  REQUIRE(ok(e.request("login", {{"token", fx.token}})));
+  test::RtmConnection* senders[] = {&c, &d, &e};
+  for (int i = 0; i < 3000; ++i) {
+    const auto r = senders[i % 3]->request("send_event",
+                                           {{"chat_id", chat_id}, {"event", {{"type", "message"}, {"text", "hello"}}}});
+    REQUIRE(ok(r));
+  }
+  std::error_code ec;
+  const auto wal = std::filesystem::file_size(fx.db->address() + "-wal", ec);
+  INFO("WAL " << wal << " bytes after 3,000 transactions");
+  CHECK(!ec);
+  CHECK(wal < 16u * 1024 * 1024);
 }
