@@ -43,6 +43,8 @@
 #include <string>
 #include <vector>
 
+#include "common.hpp"
+
 #ifndef CHATCTL_BENCH_CHATCTL
 #define CHATCTL_BENCH_CHATCTL ""
 #endif
@@ -104,19 +106,10 @@ struct Run {
 // what chatctl does.
 Run run_process(const std::vector<std::string>& argv, const std::string& out_path, const std::string& err_path,
                 const std::string& config_home = "") {
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) {
-    const std::string v = *e;
-    if (!config_home.empty() && (v.starts_with("CHATCTL_") || v.starts_with("XDG_CONFIG_HOME="))) continue;
-    env_strings.push_back(v);
-  }
-  if (!config_home.empty()) env_strings.push_back("XDG_CONFIG_HOME=" + config_home);
-  std::vector<char*> env;
-  for (auto& v : env_strings) env.push_back(v.data());
-  env.push_back(nullptr);
+  std::vector<std::string> argv_strings = argv;
+  std::vector<char*> args = chatctl::bench::c_strings(argv_strings);
+  std::vector<std::string> env_strings = chatctl::bench::child_environment(config_home);
+  std::vector<char*> env = chatctl::bench::c_strings(env_strings);
 
   Run run;
   run.stderr_path = err_path;
@@ -339,22 +332,8 @@ struct Row {
   std::string job, backend, chatctl, reference, ratio, target, met;
 };
 
-std::string fmt(double v, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
-
-std::string fmt_int(double v) {
-  std::string digits = fmt(v, 0);
-  std::string out;
-  const std::size_t start = digits[0] == '-' ? 1 : 0;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > start && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
+using chatctl::bench::fmt;
+using chatctl::bench::fmt_int;
 
 void print_table(const std::vector<Row>& rows) {
   const std::vector<std::string> head = {"job", "backend", "chatctl", "reference", "ratio", "target", "met"};

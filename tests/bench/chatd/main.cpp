@@ -66,6 +66,7 @@
 #include "chatd/echo_server.hpp"
 #include "chatd/load.hpp"
 #include "chatd/process.hpp"
+#include "common.hpp"
 #include "core/clock.hpp"
 #include "core/settings.hpp"
 #include "engine/engine.hpp"
@@ -141,22 +142,8 @@ struct Options {
 
 // ---- formatting ----------------------------------------------------------------------------------
 
-std::string fmt(double v, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
-  return buf;
-}
-
-std::string fmt_int(double v) {
-  std::string digits = fmt(v, 0);
-  std::string out;
-  const std::size_t start = digits[0] == '-' ? 1 : 0;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > start && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
+using bench::fmt;
+using bench::fmt_int;
 
 std::string fmt_ms(double us) {
   return fmt(us / 1000.0, us < 10'000 ? 3 : 1);

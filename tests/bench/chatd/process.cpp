@@ -1,5 +1,7 @@
 #include "chatd/process.hpp"
 
+#include "common.hpp"
+
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -35,19 +37,10 @@ std::string read_text(const std::string& path) {
 std::unique_ptr<Child> Child::start(std::string name, const std::vector<std::string>& argv, std::string log_path,
                                     const std::string& port_file, const std::string& config_home,
                                     std::chrono::milliseconds timeout) {
-  std::vector<char*> args;
-  for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  std::vector<std::string> env_strings;
-  for (char** e = environ; *e != nullptr; ++e) {
-    const std::string v = *e;
-    if (!config_home.empty() && (v.starts_with("CHATCTL_") || v.starts_with("XDG_CONFIG_HOME="))) continue;
-    env_strings.push_back(v);
-  }
-  if (!config_home.empty()) env_strings.push_back("XDG_CONFIG_HOME=" + config_home);
-  std::vector<char*> env;
-  for (auto& v : env_strings) env.push_back(v.data());
-  env.push_back(nullptr);
+  std::vector<std::string> argv_strings = argv;
+  std::vector<char*> args = bench::c_strings(argv_strings);
+  std::vector<std::string> env_strings = bench::child_environment(config_home);
+  std::vector<char*> env = bench::c_strings(env_strings);
   ::unlink(port_file.c_str());
 
   std::unique_ptr<Child> child(new Child());
