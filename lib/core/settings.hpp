@@ -57,6 +57,7 @@ inline constexpr std::string_view kChatdConnectionsPerCustomer = "chatd_connecti
 inline constexpr std::string_view kChatdMaxFrame = "chatd_max_frame_bytes";
 inline constexpr std::string_view kChatdMaxQueued = "chatd_max_queued_bytes";
 inline constexpr std::string_view kChatdPoll = "chatd_poll_ms";
+inline constexpr std::string_view kChatdWalBytes = "chatd_wal_bytes";
 inline constexpr std::string_view kChatdTokenTtl = "chatd_token_ttl_s";
 inline constexpr std::string_view kEngineActive = "ChatEngine::Active";
 inline constexpr std::string_view kDefaultChannel = "ChatEngine::DefaultChatChannel";

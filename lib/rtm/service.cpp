@@ -34,6 +34,7 @@ Limits Limits::from(const core::Settings& s) {
   l.max_frame_bytes = static_cast<std::size_t>(s.get_int(k::kChatdMaxFrame));
   l.max_queued_bytes = static_cast<std::size_t>(s.get_int(k::kChatdMaxQueued));
   l.poll_interval = std::chrono::milliseconds(s.get_int(k::kChatdPoll));
+  l.wal_bytes = s.get_int(k::kChatdWalBytes);
   return l;
 }
 
@@ -55,9 +56,12 @@ struct Answer {
   std::string frame;
   bool error{false};
   std::string login_customer;  // a login succeeded for this customer
+  std::int64_t login_seq{0};   // with it: the event log's last seq before the login ran
 };
 
-constexpr std::size_t kMaxBatch = 64;
+constexpr std::size_t kMaxBatch = 256;
+constexpr auto kCheckpointPause = std::chrono::milliseconds(100);  // between background checkpoints
+constexpr auto kWalHoldRetry = std::chrono::milliseconds(10);      // after a restart_wal that failed
 constexpr double kRequestsPerSecond = 1000;  // per connection; beyond it too_many_requests
 constexpr double kRequestBurst = 1000;
 
@@ -79,6 +83,9 @@ class Client {
   std::atomic<bool> logged_in{false};
   std::atomic<core::Micros> token_expires{0};
   std::atomic<std::int64_t> token_id{0};
+  // The event log's last seq before its login ran: the login response already shows every event
+  // up to it, so the follower pushes none of those again (those the login caused, it does).
+  std::atomic<std::int64_t> login_seq{0};
 
   Session session;  // the worker's alone
 
@@ -101,6 +108,11 @@ class Service::Impl {
         actions_(*worker_store_, settings, clock),
         router_(*follower_store_) {
     cursor_ = follower_store_->last_event_seq();
+    if (worker_store_->backend() == store::Backend::sqlite) {
+      checkpoint_store_ = engine::open_database(settings, clock);
+      worker_store_->bulk_mode(true);  // its commits leave checkpoints to the checkpointer
+      checkpointer_ = std::thread([this] { checkpoints(); });
+    }
     worker_ = std::thread([this] { work(); });
     follower_ = std::thread([this] { follow(); });
   }
@@ -118,6 +130,14 @@ class Service::Impl {
     follow_cv_.notify_all();
     worker_.join();
     follower_.join();
+    if (checkpointer_.joinable()) {
+      {
+        std::lock_guard lock(checkpoint_mu_);
+        checkpoint_stop_ = true;
+      }
+      checkpoint_cv_.notify_all();
+      checkpointer_.join();
+    }
   }
 
   const Limits& limits() const { return limits_; }
@@ -306,6 +326,8 @@ class Service::Impl {
     metric("chatd_rtm_pushes_total", "counter", "Push frames sent", pushes_.load());
     metric("chatd_rtm_disconnects_total", "counter", "Connections closed by chatd with customer_disconnected",
            disconnects_.load());
+    metric("chatd_sqlite_wal_holds_total", "counter",
+           "Times the worker checkpointed the WAL itself because it outgrew chatd_wal_bytes", wal_holds_.load());
     metric("chatd_event_log_seq", "gauge", "Last event log sequence number read", cursor_.load());
     return out;
   }
@@ -399,6 +421,7 @@ class Service::Impl {
         }
         working_ = true;
       }
+      if (worker_store_->wal_bytes() > limits_.wal_bytes && Clock::now() >= next_wal_hold_) restart_wal();
       std::vector<Answer> answers(batch.size());
       bool committed = false;
       // Responses go out before the pushes their requests caused: the follower does not read the
@@ -406,7 +429,12 @@ class Service::Impl {
       std::unique_lock publishing(publish_mu_, std::defer_lock);
       try {
         store::WriteTransaction tx(*worker_store_);
-        for (std::size_t i = 0; i < batch.size(); ++i) answers[i] = run(batch[i], people);
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+          const bool login = !batch[i].logout && batch[i].request.action == "login";
+          const std::int64_t before = login ? worker_store_->last_event_seq() : 0;
+          answers[i] = run(batch[i], people);
+          answers[i].login_seq = before;
+        }
         publishing.lock();
         tx.commit();
         committed = true;
@@ -431,13 +459,20 @@ class Service::Impl {
         }
         if (answers[i].error) ++request_errors_;
         if (!answers[i].login_customer.empty()) {
-          if (!admit(job.client, answers[i].login_customer)) continue;
+          if (!admit(job.client, answers[i].login_customer, answers[i].login_seq)) continue;
         }
         send(c, std::move(answers[i].frame));
         if (!c.session.disconnect_reason.empty()) disconnect(job.client, std::exchange(c.session.disconnect_reason, {}));
       }
       if (publishing.owns_lock()) publishing.unlock();
       notify();  // what was just committed is news
+      if (checkpointer_.joinable()) {
+        {
+          std::lock_guard lock(checkpoint_mu_);
+          checkpoint_due_ = true;
+        }
+        checkpoint_cv_.notify_one();
+      }
       {
         std::lock_guard lock(queue_mu_);
         working_ = false;
@@ -479,9 +514,46 @@ class Service::Impl {
     return a;
   }
 
+  // SQLite: checkpoints the WAL on a connection of its own, beside the worker's writes, so no
+  // request waits for a checkpoint's copying and fsyncs. A passive checkpoint never blocks the
+  // writer; but the log starts over only when a writer begins on a fully checkpointed log, which a
+  // worker that is never idle does not do: see restart_wal.
+  void checkpoints() {
+    for (;;) {
+      {
+        std::unique_lock lock(checkpoint_mu_);
+        checkpoint_cv_.wait(lock, [&] { return checkpoint_stop_ || checkpoint_due_; });
+        if (checkpoint_stop_) return;
+        checkpoint_due_ = false;
+      }
+      try {
+        checkpoint_store_->checkpoint_wal();
+      } catch (const std::exception& e) {
+        spdlog::warn("chatd: checkpointing the WAL: {}", e.what());
+      }
+      // Each checkpoint ends in two fsyncs: ten a second at most.
+      std::unique_lock lock(checkpoint_mu_);
+      checkpoint_cv_.wait_for(lock, kCheckpointPause, [&] { return checkpoint_stop_; });
+    }
+  }
+
+  // The worker, past chatd_wal_bytes, with no transaction open: checkpoints what the checkpointer
+  // has not yet (little: it just did the rest), so its next transaction begins on a fully
+  // checkpointed log and starts it over. When that fails (the checkpointer holds the checkpoint
+  // lock, or a reader in another process pins part of the log) it tries again a little later.
+  void restart_wal() {
+    ++wal_holds_;
+    try {
+      if (worker_store_->checkpoint_wal().complete) return;
+    } catch (const std::exception& e) {
+      spdlog::warn("chatd: checkpointing the WAL: {}", e.what());
+    }
+    next_wal_hold_ = Clock::now() + kWalHoldRetry;
+  }
+
   // Registers a freshly logged-in connection under its customer; false (and a disconnect) when
   // the customer has too many.
-  bool admit(const std::shared_ptr<Client>& c, const std::string& customer) {
+  bool admit(const std::shared_ptr<Client>& c, const std::string& customer, std::int64_t login_seq) {
     {
       std::lock_guard lock(clients_mu_);
       // Closed while its login ran: disconnected() found no customer to unregister, so it must
@@ -496,6 +568,7 @@ class Service::Impl {
         c->customer_id = customer;
         c->token_id = c->session.token_id;
         c->token_expires = c->session.token_expires;
+        c->login_seq = login_seq;
         c->logged_in = true;
         return true;
       }
@@ -517,6 +590,8 @@ class Service::Impl {
         follow_wake_ = false;
       }
       try {
+        // Under publish_mu_, so no batch is between its commit and its answers, and the follower
+        // holds no read snapshot while the worker commits (which a WAL restart needs).
         std::lock_guard publishing(publish_mu_);
         for (;;) {
           store::EventFilter f;
@@ -525,7 +600,7 @@ class Service::Impl {
           const auto events = follower_store_->list_events(f);
           router_.new_batch();
           for (const auto& e : events) {
-            deliver(router_.route(e));
+            deliver(router_.route(e), e.seq);
             cursor_ = e.seq;
           }
           if (events.size() < f.limit) break;
@@ -543,7 +618,7 @@ class Service::Impl {
     }
   }
 
-  void deliver(const std::vector<Delivery>& deliveries) {
+  void deliver(const std::vector<Delivery>& deliveries, std::int64_t seq) {
     for (const auto& d : deliveries) {
       std::vector<std::shared_ptr<Client>> targets;
       {
@@ -560,6 +635,7 @@ class Service::Impl {
         }
       }
       for (const auto& c : targets) {
+        if (seq <= c->login_seq) continue;  // its login response showed this event
         if (!d.disconnect_reason.empty()) {
           disconnect(c, d.disconnect_reason);
         } else {
@@ -624,6 +700,14 @@ class Service::Impl {
   std::deque<Job> queue_;
   bool stop_{false};
 
+  std::unique_ptr<store::Store> checkpoint_store_;  // SQLite only
+  std::mutex checkpoint_mu_;                        // guards checkpoint_stop_ and checkpoint_due_
+  std::condition_variable checkpoint_cv_;
+  bool checkpoint_stop_{false};
+  bool checkpoint_due_{false};   // the worker committed since the last checkpoint
+  Clock::time_point next_wal_hold_{};  // the worker's: restart_wal not before
+  std::thread checkpointer_;
+
   std::mutex publish_mu_;  // held from a batch's commit to its answers being queued, and while the log is read
   std::mutex follow_mu_;  // guards follow_stop_ and follow_wake_
   std::condition_variable follow_cv_;
@@ -639,7 +723,7 @@ class Service::Impl {
   std::atomic<std::int64_t> last_poll_ns_{Clock::now().time_since_epoch().count()};
   std::atomic<std::int64_t> cursor_{0};
   std::atomic<std::uint64_t> connections_total_{0}, frames_in_{0}, requests_{0}, request_errors_{0}, timeouts_{0},
-      batches_{0}, pushes_{0}, disconnects_{0}, request_ns_{0};
+      batches_{0}, pushes_{0}, disconnects_{0}, request_ns_{0}, wal_holds_{0};
 
   std::shared_ptr<Observer> observer_;  // set before the first connection, then only read
 

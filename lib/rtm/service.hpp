@@ -53,6 +53,7 @@ struct Limits {
   std::size_t max_frame_bytes{256 * 1024};
   std::size_t max_queued_bytes{4 * 1024 * 1024};  // per connection, before it is dropped
   std::chrono::milliseconds poll_interval{20};     // how often the event log is read when idle
+  std::int64_t wal_bytes{64 * 1024 * 1024};        // SQLite: restart the WAL past this size
   static Limits from(const core::Settings& settings);
 };
 

@@ -1680,13 +1680,27 @@ long long lock_key(std::string_view name) {
   return static_cast<long long>(h >> 1);
 }
 
+constexpr long long kWalFrameHeader = 24;
+
 }  // namespace
 
 void SociStore::bulk_mode(bool on) {
   if (backend_ != Backend::sqlite) return;
   guarded("setting WAL checkpoints", [&] {
     sql_ << (on ? "PRAGMA wal_autocheckpoint = 0" : "PRAGMA wal_autocheckpoint = 1000");
+    if (page_size_ == 0) sql_ << "PRAGMA page_size", soci::into(page_size_);
   });
+  wal_frames_ = 0;
+  if (on) {
+    // wal_autocheckpoint = 0 took SQLite's hook off; ours only counts.
+    sqlite_api::sqlite3_wal_hook(
+        static_cast<soci::sqlite3_session_backend*>(sql_.get_backend())->conn_,
+        [](void* self, sqlite_api::sqlite3*, const char*, int frames) {
+          static_cast<SociStore*>(self)->wal_frames_ = frames;
+          return 0;  // SQLITE_OK
+        },
+        this);
+  }
   if (!on) {
     last_checkpoint_ = {};
     checkpoint();
@@ -1706,6 +1720,21 @@ void SociStore::checkpoint() {
     sql_ << "PRAGMA wal_checkpoint(PASSIVE)", soci::into(busy), soci::into(log), soci::into(done);
   });
 }
+
+Store::WalState SociStore::checkpoint_wal() {
+  if (backend_ != Backend::sqlite) return {};
+  if (depth_ > 0) throw Error(ErrorKind::internal, "checkpoint_wal inside a transaction");
+  return guarded("checkpointing the WAL", [&] {
+    if (page_size_ == 0) sql_ << "PRAGMA page_size", soci::into(page_size_);
+    int busy = 0;
+    long long log = 0;
+    long long done = 0;
+    sql_ << "PRAGMA wal_checkpoint(PASSIVE)", soci::into(busy), soci::into(log), soci::into(done);
+    return WalState{.bytes = std::max(0LL, log) * (page_size_ + kWalFrameHeader), .complete = busy == 0 && done >= log};
+  });
+}
+
+std::int64_t SociStore::wal_bytes() const { return wal_frames_ * (page_size_ + kWalFrameHeader); }
 
 void SociStore::restore_rows(const std::string& template_path) {
   if (backend_ != Backend::sqlite) throw Error(ErrorKind::internal, "restore_rows needs a SQLite database");
