@@ -3,8 +3,11 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
 #include <deque>
 #include <filesystem>
 #include <map>
@@ -319,8 +322,20 @@ struct InProcess::State {
   std::atomic<std::size_t> next{0};
 };
 
+namespace {
+
+// Where the throwaway databases go: $TMPDIR when set, else /dev/shm where it is a writable folder
+// (memory: no disk writes, journal or writeback for data deleted at the end), else /tmp.
+fs::path scratch_folder() {
+  if (const char* t = std::getenv("TMPDIR"); t != nullptr && *t != '\0') return t;
+  if (access("/dev/shm", W_OK | X_OK) == 0 && fs::is_directory("/dev/shm")) return "/dev/shm";
+  return fs::temp_directory_path();
+}
+
+}  // namespace
+
 InProcess::InProcess(const core::Clock& clock) : state_(std::make_unique<State>(clock)) {
-  std::string tmpl = (fs::temp_directory_path() / "chatctl-replay-XXXXXX").string();
+  std::string tmpl = (scratch_folder() / "chatctl-replay-XXXXXX").string();
   if (!mkdtemp(tmpl.data())) throw core::Error(core::ErrorKind::cant_create, "cannot make a temporary folder");
   state_->root = tmpl;
   state_->template_db = state_->root / "template.db";
