@@ -61,7 +61,7 @@ struct Answer {
 
 constexpr std::size_t kMaxBatch = 256;
 constexpr auto kCheckpointPause = std::chrono::milliseconds(100);  // between background checkpoints
-constexpr auto kWalHoldRetry = std::chrono::milliseconds(10);      // after a restart_wal that failed
+constexpr auto kWalHoldRetry = std::chrono::milliseconds(10);      // between two restart_wal
 constexpr double kRequestsPerSecond = 1000;  // per connection; beyond it too_many_requests
 constexpr double kRequestBurst = 1000;
 
@@ -522,7 +522,7 @@ class Service::Impl {
     for (;;) {
       {
         std::unique_lock lock(checkpoint_mu_);
-        checkpoint_cv_.wait(lock, [&] { return checkpoint_stop_ || checkpoint_due_; });
+        checkpoint_cv_.wait(lock, [&] { return checkpoint_stop_ || checkpoint_due_ || hold_ == Hold::wanted; });
         if (checkpoint_stop_) return;
         checkpoint_due_ = false;
       }
@@ -531,20 +531,32 @@ class Service::Impl {
       } catch (const std::exception& e) {
         spdlog::warn("chatd: checkpointing the WAL: {}", e.what());
       }
-      // Each checkpoint ends in two fsyncs: ten a second at most.
       std::unique_lock lock(checkpoint_mu_);
-      checkpoint_cv_.wait_for(lock, kCheckpointPause, [&] { return checkpoint_stop_; });
+      if (hold_ == Hold::wanted) hold_ = Hold::ready;
+      // Each checkpoint ends in two fsyncs: ten a second at most, unless the worker waits for one.
+      checkpoint_cv_.wait_for(lock, kCheckpointPause, [&] { return checkpoint_stop_ || hold_ == Hold::wanted; });
     }
   }
 
-  // The worker, past chatd_wal_bytes, with no transaction open: checkpoints what the checkpointer
-  // has not yet (little: it just did the rest), so its next transaction begins on a fully
-  // checkpointed log and starts it over. When that fails (the checkpointer holds the checkpoint
-  // lock, or a reader in another process pins part of the log) it tries again a little later.
+  // The worker, between two batches, once the WAL is past chatd_wal_bytes. First it asks the
+  // checkpointer for a checkpoint and goes on; once that is done it checkpoints the little written
+  // since, itself, so its next transaction begins on a fully checkpointed log and starts it over.
+  // That last checkpoint (a few batches' pages and two fsyncs) is all the worker waits for. When
+  // the log does not start over (a reader in another process pins part of it, or holds it at the
+  // restart), the next try comes a little later, not before every batch.
   void restart_wal() {
+    {
+      std::lock_guard lock(checkpoint_mu_);
+      if (hold_ == Hold::none) hold_ = Hold::wanted;
+      if (hold_ == Hold::wanted) {
+        checkpoint_cv_.notify_one();
+        return;
+      }
+      hold_ = Hold::none;
+    }
     ++wal_holds_;
     try {
-      if (worker_store_->checkpoint_wal().complete) return;
+      worker_store_->checkpoint_wal();
     } catch (const std::exception& e) {
       spdlog::warn("chatd: checkpointing the WAL: {}", e.what());
     }
@@ -701,10 +713,12 @@ class Service::Impl {
   bool stop_{false};
 
   std::unique_ptr<store::Store> checkpoint_store_;  // SQLite only
-  std::mutex checkpoint_mu_;                        // guards checkpoint_stop_ and checkpoint_due_
+  std::mutex checkpoint_mu_;                        // guards checkpoint_stop_, checkpoint_due_ and hold_
   std::condition_variable checkpoint_cv_;
   bool checkpoint_stop_{false};
   bool checkpoint_due_{false};   // the worker committed since the last checkpoint
+  enum class Hold { none, wanted, ready };
+  Hold hold_{Hold::none};        // restart_wal's request for a checkpoint, and its completion
   Clock::time_point next_wal_hold_{};  // the worker's: restart_wal not before
   std::thread checkpointer_;
 
