@@ -66,6 +66,7 @@ constexpr std::size_t kMaxBatchSqlite = 256;
 constexpr std::size_t kMaxBatchPostgres = 64;
 constexpr auto kCheckpointPause = std::chrono::milliseconds(100);  // between background checkpoints
 constexpr auto kWalHoldRetry = std::chrono::milliseconds(10);      // between two restart_wal
+constexpr auto kWalHoldBackoff = std::chrono::milliseconds(200);   // after one left frames behind
 constexpr double kRequestsPerSecond = 1000;  // per connection; beyond it too_many_requests
 constexpr double kRequestBurst = 1000;
 
@@ -559,12 +560,14 @@ class Service::Impl {
       hold_ = Hold::none;
     }
     ++wal_holds_;
+    bool complete = false;
     try {
-      worker_store_->checkpoint_wal();
+      complete = worker_store_->checkpoint_wal().complete;
     } catch (const std::exception& e) {
       spdlog::warn("chatd: checkpointing the WAL: {}", e.what());
     }
-    next_wal_hold_ = Clock::now() + kWalHoldRetry;
+    // Incomplete: a reader pins older frames, which a retry soon would not change.
+    next_wal_hold_ = Clock::now() + (complete ? kWalHoldRetry : kWalHoldBackoff);
   }
 
   // Registers a freshly logged-in connection under its customer; false (and a disconnect) when
@@ -651,7 +654,9 @@ class Service::Impl {
         }
       }
       for (const auto& c : targets) {
-        if (seq <= c->login_seq) continue;  // its login response showed this event
+        // Its login response showed this event. (Sound because every writer, in any process,
+        // holds the write lock for its whole transaction: seq order is commit order.)
+        if (seq <= c->login_seq) continue;
         if (!d.disconnect_reason.empty()) {
           disconnect(c, d.disconnect_reason);
         } else {

@@ -1695,8 +1695,8 @@ void SociStore::bulk_mode(bool on) {
     // wal_autocheckpoint = 0 took SQLite's hook off; ours only counts.
     sqlite_api::sqlite3_wal_hook(
         static_cast<soci::sqlite3_session_backend*>(sql_.get_backend())->conn_,
-        [](void* self, sqlite_api::sqlite3*, const char*, int frames) {
-          static_cast<SociStore*>(self)->wal_frames_ = frames;
+        [](void* self, sqlite_api::sqlite3*, const char* db, int frames) {
+          if (std::string_view(db) == "main") static_cast<SociStore*>(self)->wal_frames_ = frames;
           return 0;  // SQLITE_OK
         },
         this);

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -324,11 +325,20 @@ struct InProcess::State {
 
 namespace {
 
-// Where the throwaway databases go: $TMPDIR when set, else /dev/shm where it is a writable folder
-// (memory: no disk writes, journal or writeback for data deleted at the end), else /tmp.
+// Where the throwaway databases go: the temporary folder the environment names (TMPDIR, TMP,
+// TEMP, TEMPDIR), else /dev/shm where it is a writable folder with room to spare (memory: no disk
+// writes, journal or writeback for data deleted at the end; containers often get a small one),
+// else /tmp.
 fs::path scratch_folder() {
-  if (const char* t = std::getenv("TMPDIR"); t != nullptr && *t != '\0') return t;
-  if (access("/dev/shm", W_OK | X_OK) == 0 && fs::is_directory("/dev/shm")) return "/dev/shm";
+  for (const char* name : {"TMPDIR", "TMP", "TEMP", "TEMPDIR"}) {
+    if (const char* t = std::getenv(name); t != nullptr && *t != '\0') return fs::temp_directory_path();
+  }
+  constexpr unsigned long long kRoom = 512ULL * 1024 * 1024;
+  struct statvfs st {};
+  if (access("/dev/shm", W_OK | X_OK) == 0 && statvfs("/dev/shm", &st) == 0 &&
+      static_cast<unsigned long long>(st.f_bavail) * st.f_frsize >= kRoom) {
+    return "/dev/shm";
+  }
   return fs::temp_directory_path();
 }
 
