@@ -123,24 +123,12 @@ class Service::Impl {
   }
 
   ~Impl() {
-    {
-      std::lock_guard lock(queue_mu_);
-      stop_ = true;
-    }
-    queue_cv_.notify_all();
-    {
-      std::lock_guard lock(follow_mu_);
-      follow_stop_ = true;
-    }
-    follow_cv_.notify_all();
+    raise(queue_mu_, stop_, queue_cv_);
+    raise(follow_mu_, follow_stop_, follow_cv_);
     worker_.join();
     follower_.join();
     if (checkpointer_.joinable()) {
-      {
-        std::lock_guard lock(checkpoint_mu_);
-        checkpoint_stop_ = true;
-      }
-      checkpoint_cv_.notify_all();
+      raise(checkpoint_mu_, checkpoint_stop_, checkpoint_cv_);
       checkpointer_.join();
     }
   }
@@ -261,11 +249,7 @@ class Service::Impl {
   void observe(std::shared_ptr<Observer> o) { observer_ = std::move(o); }
 
   void notify() {
-    {
-      std::lock_guard lock(follow_mu_);
-      follow_wake_ = true;
-    }
-    follow_cv_.notify_one();
+    raise(follow_mu_, follow_wake_, follow_cv_);
   }
 
   void restart(const std::function<void()>& reset) {
@@ -338,6 +322,15 @@ class Service::Impl {
   }
 
  private:
+  // Sets a flag that threads wait for under `mu`, and wakes them.
+  static void raise(std::mutex& mu, bool& flag, std::condition_variable& cv) {
+    {
+      std::lock_guard lock(mu);
+      flag = true;
+    }
+    cv.notify_all();
+  }
+
   void send(Client& c, std::string frame) {
     if (c.closed) return;
     if (observer_) observer_->sent(c.id, frame);
@@ -471,13 +464,7 @@ class Service::Impl {
       }
       if (publishing.owns_lock()) publishing.unlock();
       notify();  // what was just committed is news
-      if (checkpointer_.joinable()) {
-        {
-          std::lock_guard lock(checkpoint_mu_);
-          checkpoint_due_ = true;
-        }
-        checkpoint_cv_.notify_one();
-      }
+      if (checkpointer_.joinable()) raise(checkpoint_mu_, checkpoint_due_, checkpoint_cv_);
       {
         std::lock_guard lock(queue_mu_);
         working_ = false;
@@ -562,7 +549,7 @@ class Service::Impl {
     ++wal_holds_;
     bool complete = false;
     try {
-      complete = worker_store_->checkpoint_wal().complete;
+      complete = worker_store_->checkpoint_wal();
     } catch (const std::exception& e) {
       spdlog::warn("chatd: checkpointing the WAL: {}", e.what());
     }

@@ -1713,24 +1713,18 @@ void SociStore::checkpoint() {
   const auto now = std::chrono::steady_clock::now();
   if (now - last_checkpoint_ < std::chrono::milliseconds(250)) return;
   last_checkpoint_ = now;
-  guarded("checkpointing the WAL", [&] {
-    int busy = 0;
-    int log = 0;
-    int done = 0;
-    sql_ << "PRAGMA wal_checkpoint(PASSIVE)", soci::into(busy), soci::into(log), soci::into(done);
-  });
+  checkpoint_wal();
 }
 
-Store::WalState SociStore::checkpoint_wal() {
-  if (backend_ != Backend::sqlite) return {};
+bool SociStore::checkpoint_wal() {
+  if (backend_ != Backend::sqlite) return true;
   if (depth_ > 0) throw Error(ErrorKind::internal, "checkpoint_wal inside a transaction");
   return guarded("checkpointing the WAL", [&] {
-    if (page_size_ == 0) sql_ << "PRAGMA page_size", soci::into(page_size_);
     int busy = 0;
     long long log = 0;
     long long done = 0;
     sql_ << "PRAGMA wal_checkpoint(PASSIVE)", soci::into(busy), soci::into(log), soci::into(done);
-    return WalState{.bytes = std::max(0LL, log) * (page_size_ + kWalFrameHeader), .complete = busy == 0 && done >= log};
+    return busy == 0 && done >= log;
   });
 }
 

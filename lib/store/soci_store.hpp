@@ -78,7 +78,7 @@ class SociStore final : public Store {
   void sync_id_sequences() override;
   void bulk_mode(bool on) override;
   void checkpoint() override;
-  WalState checkpoint_wal() override;
+  bool checkpoint_wal() override;
   std::int64_t wal_bytes() const override;
   void restore_rows(const std::string& template_path) override;
   std::unique_ptr<ProcessLock> try_process_lock(std::string_view name) override;
@@ -178,7 +178,7 @@ class SociStore final : public Store {
   std::string attached_template_;           // restore_rows: the database attached as chatctl_template
   std::vector<std::string> restore_order_;  // its tables, parents before children
   std::chrono::steady_clock::time_point last_checkpoint_{};
-  long long page_size_{0};          // SQLite's, read by bulk_mode and the first checkpoint_wal
+  long long page_size_{0};          // SQLite's, read by bulk_mode
   std::int64_t wal_frames_{0};       // in bulk mode: the WAL's frames after the last commit
   // What this write transaction has read or written of chats, their threads and participants, and
   // meta: a request's checks and the engine's operations read the same rows several times. Writers

@@ -264,15 +264,10 @@ class Store {
   // drops when the log starts over). 0 otherwise.
   virtual std::int64_t wal_bytes() const = 0;
 
-  // SQLite's write-ahead log after a checkpoint: its size, and whether every frame in it is now
-  // in the database file (then the next writer restarts the log from its start).
-  struct WalState {
-    std::int64_t bytes{0};
-    bool complete{true};
-  };
-  // Runs a passive checkpoint now, without checkpoint()'s rate limit. Never blocks writers.
-  // {0, true} on PostgreSQL.
-  virtual WalState checkpoint_wal() = 0;
+  // Runs a passive checkpoint now, without checkpoint()'s rate limit; never blocks writers. True
+  // when every frame of SQLite's write-ahead log is now in the database file (then the next
+  // writer starts the log over). True on PostgreSQL.
+  virtual bool checkpoint_wal() = 0;
 
   // Makes the rows of this SQLite database those of the SQLite database at `template_path`, which
   // has the same schema: every table emptied and refilled, sequences included, in one write

@@ -90,7 +90,7 @@ class FaultyStore final : public store::Store {
   void sync_id_sequences() override { maybe_fail("sync_id_sequences"), inner_.sync_id_sequences(); }
   void bulk_mode(bool on) override { inner_.bulk_mode(on); }
   void checkpoint() override { inner_.checkpoint(); }
-  WalState checkpoint_wal() override { return inner_.checkpoint_wal(); }
+  bool checkpoint_wal() override { return inner_.checkpoint_wal(); }
   std::int64_t wal_bytes() const override { return inner_.wal_bytes(); }
   void restore_rows(const std::string& template_path) override { inner_.restore_rows(template_path); }
   std::unique_ptr<store::ProcessLock> try_process_lock(std::string_view name) override {
