@@ -79,14 +79,14 @@ void register_replay(CLI::App& app, Context& ctx) {
     }
     // Every fixture is read and checked before any runs: a malformed one is exit 65, with all
     // the problems listed.
+    const unsigned cpus = std::max(1U, std::thread::hardware_concurrency());
     std::vector<transcript::Fixture> fixtures;
     std::string problems;
-    for (const auto& file : transcript::fixture_files(o->paths)) {
-      try {
-        fixtures.push_back(transcript::load_fixture(file));
-      } catch (const core::Error& e) {
-        if (e.kind() != core::ErrorKind::data) throw;
-        problems += std::string("chatctl: error: ") + e.what() + "\n";
+    for (auto& loaded : transcript::load_fixtures(transcript::fixture_files(o->paths), cpus)) {
+      if (loaded.fixture) {
+        fixtures.push_back(std::move(*loaded.fixture));
+      } else {
+        problems += "chatctl: error: " + loaded.problem + "\n";
       }
     }
     if (!problems.empty()) {
@@ -103,7 +103,7 @@ void register_replay(CLI::App& app, Context& ctx) {
     run.timeout = timeout;
     if (o->url) run.url = *o->url;
     // In process a fixture's threads mostly hand work to each other, so two per CPU keep it busy.
-    run.jobs = o->jobs ? o->jobs : o->url ? 1U : std::min(64U, 2 * std::max(1U, std::thread::hardware_concurrency()));
+    run.jobs = o->jobs ? o->jobs : o->url ? 1U : std::min(64U, 2 * cpus);
     if (!o->tap) run.on_result = [&](const transcript::ReplayResult& r) { print_result(ctx.out(), r, color); };
     const auto results = transcript::run_fixtures(fixtures, run, ctx.settings(), ctx.clock());
     if (o->tap) transcript::write_tap(ctx.out(), results);

@@ -104,16 +104,20 @@ class Client {
 
 class Service::Impl {
  public:
-  Impl(const core::Settings& settings, const core::Clock& clock)
+  // `session`: the one database session to run on (see Service's constructors), or null to open
+  // a session for the worker, one for the follower and, on SQLite, one for checkpoints.
+  Impl(const core::Settings& settings, const core::Clock& clock, std::unique_ptr<store::Store> session)
       : settings_(settings),
         clock_(clock),
         limits_(Limits::from(settings)),
-        worker_store_(engine::open_database(settings, clock)),
-        follower_store_(engine::open_database(settings, clock)),
+        single_(session != nullptr),
+        worker_store_(single_ ? std::move(session) : engine::open_database(settings, clock)),
+        follower_store_(single_ ? nullptr : engine::open_database(settings, clock)),
+        log_store_(single_ ? *worker_store_ : *follower_store_),
         actions_(*worker_store_, settings, clock),
-        router_(*follower_store_) {
-    cursor_ = follower_store_->last_event_seq();
-    if (worker_store_->backend() == store::Backend::sqlite) {
+        router_(log_store_) {
+    cursor_ = log_store_.last_event_seq();
+    if (!single_ && worker_store_->backend() == store::Backend::sqlite) {
       checkpoint_store_ = engine::open_database(settings, clock);
       worker_store_->bulk_mode(true);  // its commits leave checkpoints to the checkpointer
       checkpointer_ = std::thread([this] { checkpoints(); });
@@ -252,7 +256,18 @@ class Service::Impl {
     raise(follow_mu_, follow_wake_, follow_cv_);
   }
 
-  void restart(const std::function<void()>& reset) {
+  void write(const std::function<void(store::Store&)>& fn) {
+    // On two sessions the worker may be in a transaction that needs publish_mu_ to commit.
+    if (!single_) throw core::Error(core::ErrorKind::internal, "Service::write needs a service on one session");
+    std::lock_guard publishing(publish_mu_);  // the worker is between batches
+    struct Read {
+      Impl& impl;
+      ~Read() { impl.read_log(); }  // what fn committed before failing is news too
+    } read{*this};
+    fn(log_store_);
+  }
+
+  void restart(const std::function<void(store::Store&)>& reset) {
     {
       std::unique_lock lock(queue_mu_);
       idle_cv_.wait(lock, [&] { return queue_.empty() && !working_; });
@@ -269,8 +284,8 @@ class Service::Impl {
       }
     } resume{*this};
     std::lock_guard publishing(publish_mu_);  // the follower reads the log under it
-    reset();
-    cursor_ = follower_store_->last_event_seq();
+    reset(log_store_);
+    cursor_ = log_store_.last_event_seq();
   }
 
   void shutdown() {
@@ -423,8 +438,10 @@ class Service::Impl {
       std::vector<Answer> answers(batch.size());
       bool committed = false;
       // Responses go out before the pushes their requests caused: the follower does not read the
-      // log between this commit and the last answer being queued.
+      // log between this commit and the last answer being queued. On one session the follower
+      // keeps off it for the whole batch.
       std::unique_lock publishing(publish_mu_, std::defer_lock);
+      if (single_) publishing.lock();
       try {
         store::WriteTransaction tx(*worker_store_);
         for (std::size_t i = 0; i < batch.size(); ++i) {
@@ -433,7 +450,7 @@ class Service::Impl {
           answers[i] = run(batch[i], people);
           answers[i].login_seq = before;
         }
-        publishing.lock();
+        if (!single_) publishing.lock();
         tx.commit();
         committed = true;
       } catch (const std::exception& e) {
@@ -462,8 +479,13 @@ class Service::Impl {
         send(c, std::move(answers[i].frame));
         if (!c.session.disconnect_reason.empty()) disconnect(job.client, std::exchange(c.session.disconnect_reason, {}));
       }
+      if (single_) {
+        read_log();  // at once, on the session it was written on: no hand-off, no cache to reload
+      } else {
+        if (publishing.owns_lock()) publishing.unlock();
+        notify();  // what was just committed is news
+      }
       if (publishing.owns_lock()) publishing.unlock();
-      notify();  // what was just committed is news
       if (checkpointer_.joinable()) raise(checkpoint_mu_, checkpoint_due_, checkpoint_cv_);
       {
         std::lock_guard lock(queue_mu_);
@@ -595,32 +617,39 @@ class Service::Impl {
         if (follow_stop_) return;
         follow_wake_ = false;
       }
-      try {
+      {
         // Under publish_mu_, so no batch is between its commit and its answers, and the follower
         // holds no read snapshot while the worker commits (which a WAL restart needs).
         std::lock_guard publishing(publish_mu_);
-        for (;;) {
-          store::EventFilter f;
-          f.after = cursor_;
-          f.limit = 500;
-          const auto events = follower_store_->list_events(f);
-          router_.new_batch();
-          for (const auto& e : events) {
-            deliver(router_.route(e), e.seq);
-            cursor_ = e.seq;
-          }
-          if (events.size() < f.limit) break;
-        }
-        follower_healthy_ = true;
-        last_poll_ns_ = Clock::now().time_since_epoch().count();
-      } catch (const std::exception& e) {
-        if (follower_healthy_) spdlog::error("chatd: reading the event log: {}", e.what());
-        follower_healthy_ = false;
+        read_log();
       }
       if (Clock::now() >= next_tick) {
         check_deadlines();
         next_tick = Clock::now() + std::chrono::milliseconds(100);
       }
+    }
+  }
+
+  // Reads the event log after cursor_ and pushes what it holds. Under publish_mu_.
+  void read_log() noexcept {
+    try {
+      for (;;) {
+        store::EventFilter f;
+        f.after = cursor_;
+        f.limit = 500;
+        const auto events = log_store_.list_events(f);
+        router_.new_batch();
+        for (const auto& e : events) {
+          deliver(router_.route(e), e.seq);
+          cursor_ = e.seq;
+        }
+        if (events.size() < f.limit) break;
+      }
+      follower_healthy_ = true;
+      last_poll_ns_ = Clock::now().time_since_epoch().count();
+    } catch (const std::exception& e) {
+      if (follower_healthy_) spdlog::error("chatd: reading the event log: {}", e.what());
+      follower_healthy_ = false;
     }
   }
 
@@ -695,8 +724,10 @@ class Service::Impl {
   const core::Settings& settings_;
   const core::Clock& clock_;
   const Limits limits_;
+  const bool single_;  // one session: the worker reads the log after each batch itself
   std::unique_ptr<store::Store> worker_store_;
-  std::unique_ptr<store::Store> follower_store_;
+  std::unique_ptr<store::Store> follower_store_;  // null on one session
+  store::Store& log_store_;  // where the log is read (under publish_mu_): the follower's session, or the one
   Actions actions_;
   PushRouter router_;
 
@@ -744,7 +775,9 @@ class Service::Impl {
 };
 
 Service::Service(const core::Settings& settings, const core::Clock& clock)
-    : impl_(std::make_unique<Impl>(settings, clock)) {}
+    : impl_(std::make_unique<Impl>(settings, clock, nullptr)) {}
+Service::Service(const core::Settings& settings, const core::Clock& clock, std::unique_ptr<store::Store> session)
+    : impl_(std::make_unique<Impl>(settings, clock, std::move(session))) {}
 Service::~Service() = default;
 const Limits& Service::limits() const { return impl_->limits(); }
 std::string Service::check_endpoint(std::string_view target) const { return impl_->check_endpoint(target); }
@@ -759,7 +792,8 @@ void Service::pinged(const std::shared_ptr<Client>& client) { impl_->pinged(clie
 void Service::disconnected(const std::shared_ptr<Client>& client) { impl_->disconnected(client); }
 void Service::shutdown() { impl_->shutdown(); }
 void Service::notify() { impl_->notify(); }
-void Service::restart(const std::function<void()>& reset) { impl_->restart(reset); }
+void Service::write(const std::function<void(store::Store&)>& fn) { impl_->write(fn); }
+void Service::restart(const std::function<void(store::Store&)>& reset) { impl_->restart(reset); }
 void Service::observe(std::shared_ptr<Observer> observer) { impl_->observe(std::move(observer)); }
 bool Service::ready() { return impl_->ready(); }
 std::string Service::metrics() const { return impl_->metrics(); }

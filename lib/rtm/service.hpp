@@ -7,10 +7,13 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <cstdint>
 
 #include "core/clock.hpp"
 #include "core/settings.hpp"
+
+namespace chatctl::store {
+class Store;
+}
 
 namespace chatctl::rtm {
 
@@ -64,12 +67,18 @@ struct Limits {
 //
 // Threads: the service runs its own worker (requests, in order per connection, each in its own
 // transaction or savepoint) and a follower (event log, pushes, deadlines). Every public method is
-// thread-safe and never throws; errors become RTM errors or disconnects.
+// thread-safe and, but for write(), never throws; errors become RTM errors or disconnects.
 class Service {
  public:
   // Opens its own database sessions from `settings`. Throws core::Error when the database cannot
   // be opened (chatd then exits with that error's code).
   Service(const core::Settings& settings, const core::Clock& clock);
+  // Runs on `session` alone, for a database no other process writes to (replay's throwaway
+  // ones): the worker reads the event log and pushes right after each batch, on the session it
+  // wrote with, and the follower thread only keeps the deadlines and reads the log when idle. One
+  // connection keeps its page cache (SQLite drops a connection's cache whenever another one
+  // committed), and a push needs no hand-off between threads.
+  Service(const core::Settings& settings, const core::Clock& clock, std::unique_ptr<store::Store> session);
   ~Service();
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;
@@ -103,11 +112,17 @@ class Service {
   // Stops taking requests (service_unavailable), tells every client it goes away and closes them.
   void shutdown();
 
+  // A service on one session: runs `fn` on it between batches, then reads the event log and
+  // pushes what `fn` committed (also when it throws, which this passes on) before returning. For
+  // an in-process writer beside the clients (replay's set-up and agent actions). Throws
+  // core::Error (internal) on a service with sessions of its own.
+  void write(const std::function<void(store::Store&)>& fn);
+
   // For replay, which runs many fixtures on one service: waits until every request queued has been
-  // answered, runs `reset` (which puts the database back in a known state) with the follower held,
-  // and has the follower go on from the end of the event log as `reset` left it. The caller has
-  // closed every connection first.
-  void restart(const std::function<void()>& reset);
+  // answered, runs `reset` (which puts the database back in a known state) on a session of the
+  // service's with the follower held, and has the follower go on from the end of the event log as
+  // `reset` left it. The caller has closed every connection first.
+  void restart(const std::function<void(store::Store&)>& reset);
 
   // For /readyz: the database answers and the follower keeps up.
   bool ready();

@@ -1730,6 +1730,19 @@ bool SociStore::checkpoint_wal() {
 
 std::int64_t SociStore::wal_bytes() const { return wal_frames_ * (page_size_ + kWalFrameHeader); }
 
+void SociStore::scratch_mode() {
+  if (backend_ != Backend::sqlite) return;
+  guarded("setting up a scratch database", [&] {
+    // main only: an attached template database stays shared with other sessions.
+    sql_ << "PRAGMA main.locking_mode = EXCLUSIVE";
+    // Savepoints and rollbacks still work; a crash may leave the file corrupt, which is fine for
+    // a file nobody keeps. A commit writes each changed page once, not a WAL frame and a checkpoint.
+    std::string mode;
+    sql_ << "PRAGMA main.journal_mode = MEMORY", soci::into(mode);
+    sql_ << "PRAGMA main.synchronous = OFF";
+  });
+}
+
 void SociStore::restore_rows(const std::string& template_path) {
   if (backend_ != Backend::sqlite) throw Error(ErrorKind::internal, "restore_rows needs a SQLite database");
   if (depth_ > 0) throw Error(ErrorKind::internal, "restore_rows inside a transaction");
@@ -1771,17 +1784,47 @@ void SociStore::restore_rows(const std::string& template_path) {
         }
         if (restore_order_.size() == before) throw Error(ErrorKind::internal, "foreign keys in a cycle");
       }
+      // One query names the tables that hold rows (sqlite_sequence last), here and in the
+      // template: a table left empty is not written to at all (emptying it would still rewrite
+      // its pages and its indexes' roots). Names from sqlite_master: no double quote in them.
+      auto filled = [&](const std::string& db) {
+        std::string q;
+        for (const auto& t : restore_order_) {
+          q += (q.empty() ? "" : " UNION ALL ") + std::string("SELECT '") + t + "' WHERE EXISTS (SELECT 1 FROM " + db +
+               ".\"" + t + "\")";
+        }
+        return q + " UNION ALL SELECT 'sqlite_sequence' WHERE EXISTS (SELECT 1 FROM " + db + ".sqlite_sequence)";
+      };
+      filled_tables_sql_ = filled("main");
+      template_filled_.clear();
+      soci::statement tf = (sql_.prepare << filled("chatctl_template"), soci::into(name));
+      tf.execute();
+      while (tf.fetch()) template_filled_.push_back(name);
     });
   }
   WriteTransaction tx(*this);
   guarded("restoring the database", [&] {
-    // Names from sqlite_master: no double quote in them.
-    for (auto t = restore_order_.rbegin(); t != restore_order_.rend(); ++t) run("DELETE FROM main.\"" + *t + "\"");
-    for (const auto& t : restore_order_) {
-      run("INSERT INTO main.\"" + t + "\" SELECT * FROM chatctl_template.\"" + t + "\"");
+    std::vector<std::string> filled;
+    {
+      auto q = reuse<std::string>(filled_tables_sql_,
+                                  [](soci::statement& st, std::string& name) { st.exchange(soci::into(name)); });
+      q.st().execute();
+      while (q.st().fetch()) filled.push_back(q.c());
     }
-    run("DELETE FROM main.sqlite_sequence");
-    run("INSERT INTO main.sqlite_sequence SELECT * FROM chatctl_template.sqlite_sequence");
+    auto in = [](const std::vector<std::string>& names, const std::string& t) {
+      return std::find(names.begin(), names.end(), t) != names.end();
+    };
+    // Children before parents out, parents before children in.
+    for (auto t = restore_order_.rbegin(); t != restore_order_.rend(); ++t) {
+      if (in(filled, *t)) run("DELETE FROM main.\"" + *t + "\"");
+    }
+    for (const auto& t : restore_order_) {
+      if (in(template_filled_, t)) run("INSERT INTO main.\"" + t + "\" SELECT * FROM chatctl_template.\"" + t + "\"");
+    }
+    if (in(filled, "sqlite_sequence")) run("DELETE FROM main.sqlite_sequence");
+    if (in(template_filled_, "sqlite_sequence")) {
+      run("INSERT INTO main.sqlite_sequence SELECT * FROM chatctl_template.sqlite_sequence");
+    }
   });
   tx.commit();
 }

@@ -80,6 +80,7 @@ class SociStore final : public Store {
   void checkpoint() override;
   bool checkpoint_wal() override;
   std::int64_t wal_bytes() const override;
+  void scratch_mode() override;
   void restore_rows(const std::string& template_path) override;
   std::unique_ptr<ProcessLock> try_process_lock(std::string_view name) override;
 
@@ -177,6 +178,8 @@ class SociStore final : public Store {
   bool event_log_locked_{false};  // this transaction holds kEventLogLock
   std::string attached_template_;           // restore_rows: the database attached as chatctl_template
   std::vector<std::string> restore_order_;  // its tables, parents before children
+  std::string filled_tables_sql_;           // names the tables of main that hold rows
+  std::vector<std::string> template_filled_;  // the template's tables that hold rows
   std::chrono::steady_clock::time_point last_checkpoint_{};
   long long page_size_{0};          // SQLite's, read by bulk_mode
   std::int64_t wal_frames_{0};       // in bulk mode: the WAL's frames after the last commit

@@ -269,6 +269,13 @@ class Store {
   // writer starts the log over). True on PostgreSQL.
   virtual bool checkpoint_wal() = 0;
 
+  // SQLite: this session alone uses the database, whose rows need not survive a crash (replay's
+  // throwaway databases). It keeps its locks on it until it closes (locking_mode EXCLUSIVE), so
+  // no other connection can use it meanwhile; its rollback journal is in memory and it never
+  // syncs (journal_mode MEMORY, synchronous OFF). Transactions, savepoints and rollbacks work as
+  // before. No-op on PostgreSQL.
+  virtual void scratch_mode() = 0;
+
   // Makes the rows of this SQLite database those of the SQLite database at `template_path`, which
   // has the same schema: every table emptied and refilled, sequences included, in one write
   // transaction. The schema is untouched, so other connections' prepared statements stay valid.

@@ -3,11 +3,14 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <regex>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "core/error.hpp"
 #include "core/text.hpp"
@@ -295,6 +298,36 @@ Fixture load_fixture(const std::string& path) {
   std::ostringstream text;
   text << in.rdbuf();
   return parse_fixture(text.str(), path);
+}
+
+std::vector<LoadedFixture> load_fixtures(const std::vector<std::string>& files, unsigned jobs) {
+  std::vector<LoadedFixture> out(files.size());
+  std::vector<std::exception_ptr> failed(files.size());
+  std::atomic<std::size_t> next{0};
+  const auto work = [&] {
+    for (std::size_t i = next++; i < files.size(); i = next++) {
+      try {
+        out[i].fixture = load_fixture(files[i]);
+      } catch (const Error& e) {
+        if (e.kind() != ErrorKind::data) {
+          failed[i] = std::current_exception();
+        } else {
+          out[i].problem = e.what();
+        }
+      } catch (...) {
+        failed[i] = std::current_exception();
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  const std::size_t helpers = std::min<std::size_t>(std::max(1U, jobs), files.size() / 16 + 1) - 1;
+  for (std::size_t t = 0; t < helpers; ++t) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+  for (const auto& f : failed) {
+    if (f) std::rethrow_exception(f);
+  }
+  return out;
 }
 
 std::vector<std::string> fixture_files(const std::vector<std::string>& paths) {

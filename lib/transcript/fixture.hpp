@@ -79,6 +79,16 @@ Fixture load_fixture(const std::string& path);
 // sorted. Error(no_input) for a missing path.
 std::vector<std::string> fixture_files(const std::vector<std::string>& paths);
 
+// One file of load_fixtures: its fixture, or what makes it malformed (load_fixture's
+// Error(data) message).
+struct LoadedFixture {
+  std::optional<Fixture> fixture{};
+  std::string problem{};
+};
+// load_fixture for each of `files`, up to `jobs` side by side; results in file order. An error
+// other than a malformed fixture (a file that cannot be read) is thrown, the first in file order.
+std::vector<LoadedFixture> load_fixtures(const std::vector<std::string>& files, unsigned jobs);
+
 // Writes a fixture as JSON (what `chatd --record` and `replay --from-export` produce).
 nlohmann::json fixture_json(const Fixture& fixture);
 

@@ -106,25 +106,24 @@ class InProcessTarget final : public ReplayTarget {
   InProcessTarget(fs::path dir, fs::path template_db, const core::Clock& clock)
       : dir_(std::move(dir)), template_db_(std::move(template_db)) {
     settings_ = core::Settings::defaults({{"database", (dir_ / "chat.db").string()}, {"actor", "replay"}});
-    store_ = engine::open_database(settings_, clock);
-    service_ = std::make_unique<rtm::Service>(settings_, clock);
+    auto store = engine::open_database(settings_, clock);
+    store->scratch_mode();  // the service's one session is the only one, and the file is thrown away
+    service_ = std::make_unique<rtm::Service>(settings_, clock, std::move(store));
   }
   ~InProcessTarget() override {
     service_.reset();
-    store_.reset();
     std::error_code ec;
     fs::remove_all(dir_, ec);
   }
-  store::Store& store() override { return *store_; }
   const core::Settings& settings() override { return settings_; }
   std::unique_ptr<ReplayConnection> connect() override {
     auto c = std::make_shared<QueueConnection>(*service_);
     c->start(c);
     return std::make_unique<QueueHandle>(c);
   }
-  void written() override { service_->notify(); }
+  void write(const std::function<void(store::Store&)>& fn) override { service_->write(fn); }
   bool reset() override {
-    service_->restart([&] { store_->restore_rows(template_db_.string()); });
+    service_->restart([&](store::Store& store) { store.restore_rows(template_db_.string()); });
     return true;
   }
 
@@ -132,7 +131,6 @@ class InProcessTarget final : public ReplayTarget {
   fs::path dir_;
   fs::path template_db_;
   core::Settings settings_ = core::Settings::defaults();
-  std::unique_ptr<store::Store> store_;
   std::unique_ptr<rtm::Service> service_;
 };
 
@@ -158,9 +156,10 @@ class UrlTarget final : public ReplayTarget {
       url_ += "/v3.2/customer/rtm/ws?license_id=" + std::to_string(settings_.get_int(core::keys::kChatdLicenseId));
     }
   }
-  store::Store& store() override { return *store_; }
   const core::Settings& settings() override { return settings_; }
   std::unique_ptr<ReplayConnection> connect() override { return std::make_unique<WsConnection>(url_); }
+  // chatd reads the log within its poll interval; the fixture's next expectation waits for that.
+  void write(const std::function<void(store::Store&)>& fn) override { fn(*store_); }
 
  private:
   std::string url_;
@@ -197,10 +196,8 @@ std::string str(const json& a, const char* key, bool required = true) {
 }
 
 // An agent's side of the conversation, through the engine as chatctl's shell commands do it.
-void agent_action(const json& a, ReplayTarget& t, const core::Clock& clock) {
+void agent_action(const json& a, store::Store& store, const core::Settings& settings, const core::Clock& clock) {
   const std::string what = a.value("do", "");
-  auto& store = t.store();
-  const auto& settings = t.settings();
   const std::string agent = a.contains("agent") && a["agent"].is_string() ? a["agent"].get<std::string>() : "replay";
   engine::ChatEngine chats(store, settings, clock, agent);
   engine::People people(store, settings, clock, agent);
@@ -253,11 +250,10 @@ void agent_action(const json& a, ReplayTarget& t, const core::Clock& clock) {
   } else if (what == "revoke") {
     people.revoke_tokens(0, str(a, "customer"), false);
   }
-  t.written();
 }
 
-void setup(const Fixture& f, ReplayTarget& t, const core::Clock& clock, Captures& captures) {
-  auto& store = t.store();
+void setup(const Fixture& f, store::Store& store, const core::Settings& settings, const core::Clock& clock,
+           Captures& captures) {
   engine::ChannelAdmin channels(store, clock, "replay");
   for (const auto& c : f.channels) {
     if (store.find_channel_by_name(c.name)) continue;
@@ -268,7 +264,7 @@ void setup(const Fixture& f, ReplayTarget& t, const core::Clock& clock, Captures
     fields.public_users = c.public_users;
     channels.add(fields, false);
   }
-  engine::People people(store, t.settings(), clock, "replay");
+  engine::People people(store, settings, clock, "replay");
   for (const auto& a : f.agents) {
     engine::AgentFields fields;
     fields.name = a.name;
@@ -294,7 +290,14 @@ void setup(const Fixture& f, ReplayTarget& t, const core::Clock& clock, Captures
     }
     captures["token." + c.id] = people.issue_token(c.id, 3600, false).token;
   }
-  t.written();
+}
+
+void agent_action(const json& a, ReplayTarget& t, const core::Clock& clock) {
+  t.write([&](store::Store& store) { agent_action(a, store, t.settings(), clock); });
+}
+
+void setup(const Fixture& f, ReplayTarget& t, const core::Clock& clock, Captures& captures) {
+  t.write([&](store::Store& store) { setup(f, store, t.settings(), clock, captures); });
 }
 
 // The frames received on one connection and not yet matched or passed over.

@@ -31,19 +31,19 @@ class ReplayConnection {
 class ReplayTarget {
  public:
   virtual ~ReplayTarget() = default;
-  virtual store::Store& store() = 0;
   virtual const core::Settings& settings() = 0;
   virtual std::unique_ptr<ReplayConnection> connect() = 0;
-  // Agent actions were just committed (in process: the service reads them at once).
-  virtual void written() {}
+  // Runs `fn` (set-up, an agent action) on the database; in process, the pushes of what it
+  // committed are queued on the connections before this returns.
+  virtual void write(const std::function<void(store::Store&)>& fn) = 0;
   // Puts the target back as it was before its first fixture, so the next fixture can run on it;
   // false when it cannot (a server over the network is never reset). Every connection is closed.
   virtual bool reset() { return false; }
 };
 
 // Makes in-process targets: a database (a copy of one migrated once) with the real rtm::Service
-// and no sockets. A target is reset between fixtures (its rows are those of the migrated copy
-// again), so a thread makes one and runs many fixtures on it.
+// on one connection to it, and no sockets. A target is reset between fixtures (its rows are those
+// of the migrated copy again), so a thread makes one and runs many fixtures on it.
 class InProcess {
  public:
   explicit InProcess(const core::Clock& clock);

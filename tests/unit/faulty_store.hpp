@@ -92,6 +92,7 @@ class FaultyStore final : public store::Store {
   void checkpoint() override { inner_.checkpoint(); }
   bool checkpoint_wal() override { return inner_.checkpoint_wal(); }
   std::int64_t wal_bytes() const override { return inner_.wal_bytes(); }
+  void scratch_mode() override { inner_.scratch_mode(); }
   void restore_rows(const std::string& template_path) override { inner_.restore_rows(template_path); }
   std::unique_ptr<store::ProcessLock> try_process_lock(std::string_view name) override {
     return maybe_fail("try_process_lock"), inner_.try_process_lock(name);
