@@ -287,7 +287,7 @@ class Actions::Context {
   Context(Actions& a, Session& s)
       : a_(a),
         s_(s),
-        reader_(a.store_),
+        reader_(a.store_, a.default_channel_),
         chats_(a.store_, a.settings_, a.clock_, s.customer_id.empty() ? std::string("chatd") : s.customer_id),
         people_(a.store_, a.settings_, a.clock_, s.customer_id.empty() ? std::string("chatd") : s.customer_id) {}
 
@@ -398,6 +398,14 @@ Outcome Actions::run(Session& session, const Request& r) {
   if (action != "login" && !session.logged_in) throw RtmError(ErrorType::authentication, "Log in first");
   if (action == "login" && session.logged_in) throw RtmError(ErrorType::not_allowed, "Already logged in");
   Outcome out;
+  // Whatever this action read may be taken back with it when it fails.
+  struct ForgetOnFailure {
+    Actions& actions;
+    bool done{false};
+    ~ForgetOnFailure() {
+      if (!done) actions.rolled_back();
+    }
+  } forget{*this};
   try {
     store::WriteTransaction tx(store_);
     Context ctx(*this, session);
@@ -895,6 +903,7 @@ Outcome Actions::run(Session& session, const Request& r) {
       }
     }
     tx.commit();
+    forget.done = true;
   } catch (const Error& e) {
     throw translate(e);
   }

@@ -10,6 +10,7 @@
 #include "core/settings.hpp"
 #include "model/people.hpp"
 #include "rtm/protocol.hpp"
+#include "rtm/render.hpp"
 #include "store/store.hpp"
 
 namespace chatctl::rtm {
@@ -43,12 +44,16 @@ class Actions {
   Outcome run(Session& session, const Request& request);
   // True for the actions this API has (login and ping included).
   static bool known(std::string_view action);
+  // The transaction the actions ran in was rolled back, or the rows were replaced: what they
+  // read before may be gone.
+  void rolled_back() { default_channel_.forget(); }
 
  private:
   class Context;
   store::Store& store_;
   const core::Settings& settings_;
   const core::Clock& clock_;
+  DefaultChannel default_channel_;
 };
 
 }  // namespace chatctl::rtm

@@ -41,7 +41,12 @@ PushRouter::PushRouter(store::Store& store) : store_(store) { new_batch(); }
 
 void PushRouter::new_batch() {
   views_.clear();
-  reader_.emplace(store_);  // learns the default channel again
+  reader_.emplace(store_, default_channel_);
+}
+
+void PushRouter::rows_replaced() {
+  default_channel_.forget();
+  new_batch();
 }
 
 const ChatView* PushRouter::chat(model::ChatId id) {

@@ -35,11 +35,14 @@ class PushRouter {
   // the others (every event of a batch was committed before any of it was read, so the state is
   // as current as a fresh read's).
   void new_batch();
+  // The database's rows were replaced (replay's reset): nothing read before holds.
+  void rows_replaced();
 
  private:
   const ChatView* chat(model::ChatId id);
 
   store::Store& store_;
+  DefaultChannel default_channel_;  // it reads committed rows only: never taken back
   std::optional<Reader> reader_;
   std::unordered_map<model::ChatId, std::optional<ChatView>> views_;
 };

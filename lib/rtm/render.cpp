@@ -5,24 +5,20 @@
 
 namespace chatctl::rtm {
 
-Reader::Reader(store::Store& store) : store_(store) {}
+std::optional<model::ChannelId> DefaultChannel::get(store::Store& store) {
+  if (!id_) id_ = engine::default_channel_id(store);
+  return id_;
+}
+
+Reader::Reader(store::Store& store, DefaultChannel& default_channel) : store_(store), default_channel_(default_channel) {}
 
 std::int64_t Reader::group_of(model::ChannelId channel) {
-  if (!default_known_) {
-    default_channel_ = engine::default_channel_id(store_);
-    default_known_ = true;
-  }
-  return default_channel_ && *default_channel_ == channel ? 0 : channel;
+  const auto id = default_channel_.get(store_);
+  return id && *id == channel ? 0 : channel;
 }
 
 std::optional<model::ChannelId> Reader::channel_of(std::int64_t group) {
-  if (group == 0) {
-    if (!default_known_) {
-      default_channel_ = engine::default_channel_id(store_);
-      default_known_ = true;
-    }
-    return default_channel_;
-  }
+  if (group == 0) return default_channel_.get(store_);
   if (group < 0 || !store_.find_channel(group)) return std::nullopt;
   return group;
 }

@@ -21,10 +21,25 @@ struct ChatView {
   bool active() const { return chat.status != model::ChatStatus::closed; }
 };
 
+// The default channel's id, remembered once the database has one: it is written once
+// (engine::ensure_default_channel) and never changed, so a session reads it once rather than for
+// every request. forget() after a rollback that may have taken back the one read (the channel is
+// made on first use, inside a transaction) and after the rows were replaced (replay's reset).
+class DefaultChannel {
+ public:
+  std::optional<model::ChannelId> get(store::Store& store);
+  void forget() { id_.reset(); }
+
+ private:
+  std::optional<model::ChannelId> id_;  // none: not read yet, or there was none
+};
+
 // Reads what the renderers need. Messages for agents only never leave it.
 class Reader {
  public:
-  explicit Reader(store::Store& store);
+  Reader(store::Store& store, DefaultChannel& default_channel);
+  Reader(const Reader&) = delete;
+  Reader& operator=(const Reader&) = delete;
   std::optional<ChatView> chat(model::ChatId id);
   // The chats a customer takes part in (or requested), by id.
   std::vector<model::ChatId> customer_chats(const model::Customer& customer);
@@ -36,8 +51,7 @@ class Reader {
 
  private:
   store::Store& store_;
-  std::optional<model::ChannelId> default_channel_;
-  bool default_known_{false};
+  DefaultChannel& default_channel_;
 };
 
 model::ChatterType chatter_type_of(const model::Customer& customer);

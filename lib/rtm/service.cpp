@@ -285,6 +285,8 @@ class Service::Impl {
     } resume{*this};
     std::lock_guard publishing(publish_mu_);  // the follower reads the log under it
     reset(log_store_);
+    actions_.rolled_back();
+    router_.rows_replaced();
     cursor_ = log_store_.last_event_seq();
   }
 
@@ -455,6 +457,7 @@ class Service::Impl {
         committed = true;
       } catch (const std::exception& e) {
         spdlog::error("chatd: a transaction failed: {}", e.what());
+        actions_.rolled_back();
       }
       ++batches_;
       const auto now = Clock::now();

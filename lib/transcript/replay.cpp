@@ -254,6 +254,7 @@ void agent_action(const json& a, store::Store& store, const core::Settings& sett
 
 void setup(const Fixture& f, store::Store& store, const core::Settings& settings, const core::Clock& clock,
            Captures& captures) {
+  store::WriteTransaction tx(store);  // all or nothing, and one commit
   engine::ChannelAdmin channels(store, clock, "replay");
   for (const auto& c : f.channels) {
     if (store.find_channel_by_name(c.name)) continue;
@@ -290,6 +291,7 @@ void setup(const Fixture& f, store::Store& store, const core::Settings& settings
     }
     captures["token." + c.id] = people.issue_token(c.id, 3600, false).token;
   }
+  tx.commit();
 }
 
 void agent_action(const json& a, ReplayTarget& t, const core::Clock& clock) {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <thread>
 
+#include "core/error.hpp"
 #include "core/text.hpp"
 #include "engine/chats.hpp"
 #include "engine/engine.hpp"
@@ -278,4 +279,85 @@ TEST_CASE("rtm: SQLite's WAL stays bounded under steady writes", "[rtm]") {
   INFO(fx.service->metrics());
   CHECK(!ec);
   CHECK(wal < 16u * 1024 * 1024);
+}
+
+TEST_CASE("rtm: a service on one session in scratch mode pushes what write() commits, and restarts", "[rtm]") {
+  test::TempDir dir;
+  core::SystemClock clock;
+  const auto settings = core::Settings::defaults({{"database", dir.path() + "/one.db"}});
+  const std::string tmpl = dir.path() + "/template.db";
+  std::int64_t template_seq = -1;
+  {
+    const auto template_settings = core::Settings::defaults({{"database", tmpl}});
+    auto t = engine::open_database(template_settings, clock);
+    template_seq = t->last_event_seq();
+    t->checkpoint_wal();
+  }
+  std::filesystem::copy_file(tmpl, dir.path() + "/one.db");
+  auto session = engine::open_database(settings, clock);
+  session->scratch_mode();
+  rtm::Service service(settings, clock, std::move(session));
+  // It holds the file: nobody else can use it.
+  CHECK_THROWS(engine::open_database(
+      core::Settings::defaults({{"database", dir.path() + "/one.db"}, {"busy_timeout_ms", "10"}}), clock));
+
+  for (int round = 0; round < 2; ++round) {
+    INFO("round " << round);
+    std::string token;
+    service.write([&](store::Store& s) {
+      engine::People people(s, settings, clock, "admin");
+      engine::CustomerFields f;
+      f.id = "cust-1";
+      people.add_customer(f, false);
+      token = people.issue_token("cust-1", 3600, false).token;
+      engine::AgentFields a;
+      a.login = "agent1";
+      a.name = "Agent Smith";
+      a.add_groups = {"users"};
+      people.add_agent(a, false);
+      people.set_agent_availability("agent1", model::AgentAvailability::online, false);
+    });
+    auto c = std::make_unique<test::RtmConnection>(service);
+    REQUIRE(ok(c->request("login", {{"token", token}})));
+    const auto started = c->request("start_chat", json::object());
+    REQUIRE(ok(started));
+    const auto id = *model::parse_rtm_chat_id(started["payload"]["chat_id"].get<std::string>());
+    // A failing action rolls back inside the batch; the session goes on.
+    CHECK(error_type(c->request("send_event", {{"chat_id", "nope"}, {"event", {{"type", "message"}, {"text", "x"}}}})) ==
+          "not_found");
+    // An agent's message through write() is pushed before write() returns.
+    service.write([&](store::Store& s) {
+      engine::ChatEngine chats(s, settings, clock, "agent1");
+      engine::ParticipantSpec agent;
+      agent.chatter_id = "agent1";
+      agent.chatter_name = "Agent Smith";
+      agent.permission = model::PermissionLevel::owner;
+      chats.add_participant(id, agent, false);
+      engine::NewMessage m;
+      m.chatter_id = "agent1";
+      m.text = "hi from the shell";
+      chats.add_message(id, m, false);
+    });
+    const auto pushed = c->push("incoming_event", std::chrono::milliseconds(0));
+    REQUIRE(pushed.is_object());
+    CHECK(pushed["payload"]["event"]["text"] == "hi from the shell");
+    // What write() throws comes back out; what it committed before is still pushed.
+    CHECK_THROWS_AS(service.write([](store::Store&) { throw core::Error(core::ErrorKind::data, "boom"); }), core::Error);
+    // Back to the template's rows: the same ids come again in the next round.
+    c.reset();  // every connection closed before a restart
+    service.restart([&](store::Store& s) { s.restore_rows(tmpl); });
+    bool customer = true;
+    std::int64_t seq = -1;
+    service.write([&](store::Store& s) {
+      customer = s.find_customer("cust-1").has_value();
+      seq = s.last_event_seq();
+    });
+    CHECK_FALSE(customer);
+    CHECK(seq == template_seq);
+  }
+}
+
+TEST_CASE("rtm: write() is refused by a service with sessions of its own", "[rtm]") {
+  Fixture fx("sqlite");
+  CHECK_THROWS_AS(fx.service->write([](store::Store&) {}), core::Error);
 }
