@@ -227,8 +227,16 @@ class Service::Impl {
       c->inflight_ids.emplace_back(rid, action);
     }
     {
-      std::lock_guard lock(queue_mu_);
+      std::unique_lock lock(queue_mu_);
       queue_.push_back(std::move(job));
+      if (single_ && !working_ && !paused_ && !stop_) {
+        // One session (in process): the caller runs the batch itself, which saves handing it to
+        // the worker and waiting for the answer to come back. Same order, same transaction.
+        auto batch = take_batch();
+        lock.unlock();
+        run_batch(batch);
+        return;
+      }
     }
     queue_cv_.notify_one();
   }
@@ -423,83 +431,93 @@ class Service::Impl {
   // The worker: runs requests in arrival order, a batch of them in one transaction (each in its
   // own savepoint), then answers them once that transaction is committed.
   void work() {
-    engine::People people(*worker_store_, settings_, clock_, "chatd");
     for (;;) {
       std::vector<Job> batch;
       {
         std::unique_lock lock(queue_mu_);
-        queue_cv_.wait(lock, [&] { return stop_ || (!queue_.empty() && !paused_); });
+        // working_ without the worker: receive() runs a batch on its caller's thread (one session).
+        queue_cv_.wait(lock, [&] { return !working_ && (stop_ || (!queue_.empty() && !paused_)); });
         if (queue_.empty()) return;
-        while (!queue_.empty() && batch.size() < max_batch_) {
-          batch.push_back(std::move(queue_.front()));
-          queue_.pop_front();
-        }
-        working_ = true;
+        batch = take_batch();
       }
-      if (worker_store_->wal_bytes() > limits_.wal_bytes && Clock::now() >= next_wal_hold_) restart_wal();
-      std::vector<Answer> answers(batch.size());
-      bool committed = false;
-      // Responses go out before the pushes their requests caused: the follower does not read the
-      // log between this commit and the last answer being queued. On one session the follower
-      // keeps off it for the whole batch.
-      std::unique_lock publishing(publish_mu_, std::defer_lock);
-      if (single_) publishing.lock();
-      try {
-        store::WriteTransaction tx(*worker_store_);
-        for (std::size_t i = 0; i < batch.size(); ++i) {
-          const bool login = !batch[i].logout && batch[i].request.action == "login";
-          const std::int64_t before = login ? worker_store_->last_event_seq() : 0;
-          answers[i] = run(batch[i], people);
-          answers[i].login_seq = before;
-        }
-        if (!single_) publishing.lock();
-        tx.commit();
-        committed = true;
-      } catch (const std::exception& e) {
-        spdlog::error("chatd: a transaction failed: {}", e.what());
-        actions_.rolled_back();
-      }
-      ++batches_;
-      const auto now = Clock::now();
-      for (std::size_t i = 0; i < batch.size(); ++i) {
-        auto& job = batch[i];
-        if (job.logout) continue;
-        auto& c = *job.client;
-        --c.pending;
-        settle(c, job.answered);
-        if (job.answered->exchange(true)) continue;  // timed out already
-        ++requests_;
-        request_ns_ += std::chrono::duration_cast<std::chrono::nanoseconds>(now - job.received).count();
-        if (!committed) {
-          c.session = Session{};
-          answer_error(c, job.frame, ErrorType::service_unavailable);
-          continue;
-        }
-        if (answers[i].error) ++request_errors_;
-        if (!answers[i].login_customer.empty()) {
-          if (!admit(job.client, answers[i].login_customer, answers[i].login_seq)) continue;
-        }
-        send(c, std::move(answers[i].frame));
-        if (!c.session.disconnect_reason.empty()) disconnect(job.client, std::exchange(c.session.disconnect_reason, {}));
-      }
-      if (single_) {
-        read_log();  // at once, on the session it was written on: no hand-off, no cache to reload
-      } else {
-        if (publishing.owns_lock()) publishing.unlock();
-        notify();  // what was just committed is news
-      }
-      if (publishing.owns_lock()) publishing.unlock();
-      if (checkpointer_.joinable()) raise(checkpoint_mu_, checkpoint_due_, checkpoint_cv_);
-      {
-        std::lock_guard lock(queue_mu_);
-        working_ = false;
-      }
-      idle_cv_.notify_all();
+      run_batch(batch);
     }
   }
 
+  // The next batch off the queue. Under queue_mu_; the caller runs it (run_batch).
+  std::vector<Job> take_batch() {
+    std::vector<Job> batch;
+    while (!queue_.empty() && batch.size() < max_batch_) {
+      batch.push_back(std::move(queue_.front()));
+      queue_.pop_front();
+    }
+    working_ = true;
+    return batch;
+  }
 
-  Answer run(Job& job, engine::People& people) {
+  void run_batch(std::vector<Job>& batch) {
+    if (worker_store_->wal_bytes() > limits_.wal_bytes && Clock::now() >= next_wal_hold_) restart_wal();
+    std::vector<Answer> answers(batch.size());
+    bool committed = false;
+    // Responses go out before the pushes their requests caused: the follower does not read the
+    // log between this commit and the last answer being queued. On one session the follower
+    // keeps off it for the whole batch.
+    std::unique_lock publishing(publish_mu_, std::defer_lock);
+    if (single_) publishing.lock();
+    try {
+      store::WriteTransaction tx(*worker_store_);
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        const bool login = !batch[i].logout && batch[i].request.action == "login";
+        const std::int64_t before = login ? worker_store_->last_event_seq() : 0;
+        answers[i] = run(batch[i]);
+        answers[i].login_seq = before;
+      }
+      if (!single_) publishing.lock();
+      tx.commit();
+      committed = true;
+    } catch (const std::exception& e) {
+      spdlog::error("chatd: a transaction failed: {}", e.what());
+      actions_.rolled_back();
+    }
+    ++batches_;
+    const auto now = Clock::now();
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      auto& job = batch[i];
+      if (job.logout) continue;
+      auto& c = *job.client;
+      --c.pending;
+      settle(c, job.answered);
+      if (job.answered->exchange(true)) continue;  // timed out already
+      ++requests_;
+      request_ns_ += std::chrono::duration_cast<std::chrono::nanoseconds>(now - job.received).count();
+      if (!committed) {
+        c.session = Session{};
+        answer_error(c, job.frame, ErrorType::service_unavailable);
+        continue;
+      }
+      if (answers[i].error) ++request_errors_;
+      if (!answers[i].login_customer.empty()) {
+        if (!admit(job.client, answers[i].login_customer, answers[i].login_seq)) continue;
+      }
+      send(c, std::move(answers[i].frame));
+      if (!c.session.disconnect_reason.empty()) disconnect(job.client, std::exchange(c.session.disconnect_reason, {}));
+    }
+    // What was just committed is news: on one session it is read at once, on the session it
+    // was written with (no hand-off, no cache to reload); else the follower is woken.
+    if (single_) read_log();
+    if (publishing.owns_lock()) publishing.unlock();
+    if (!single_) notify();
+    if (checkpointer_.joinable()) raise(checkpoint_mu_, checkpoint_due_, checkpoint_cv_);
+    {
+      std::lock_guard lock(queue_mu_);
+      working_ = false;
+    }
+    idle_cv_.notify_all();
+    if (single_) queue_cv_.notify_one();  // run on a caller's thread: what came meanwhile is the worker's
+  }
+
+  Answer run(Job& job) {
+    auto& people = people_;
     Answer a;
     if (job.logout) {
       try {
@@ -732,6 +750,7 @@ class Service::Impl {
   std::unique_ptr<store::Store> follower_store_;  // null on one session
   store::Store& log_store_;  // where the log is read (under publish_mu_): the follower's session, or the one
   Actions actions_;
+  engine::People people_{*worker_store_, settings_, clock_, "chatd"};  // the batch runner's (logouts)
   PushRouter router_;
 
   std::mutex queue_mu_;  // guards queue_, stop_ and working_

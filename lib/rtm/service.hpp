@@ -74,10 +74,12 @@ class Service {
   // be opened (chatd then exits with that error's code).
   Service(const core::Settings& settings, const core::Clock& clock);
   // Runs on `session` alone, for a database no other process writes to (replay's throwaway
-  // ones): the worker reads the event log and pushes right after each batch, on the session it
+  // ones): whoever runs a batch reads the event log and pushes right after it, on the session it
   // wrote with, and the follower thread only keeps the deadlines and reads the log when idle. One
   // connection keeps its page cache (SQLite drops a connection's cache whenever another one
-  // committed), and a push needs no hand-off between threads.
+  // committed), and a push needs no hand-off between threads. receive() runs a request on its
+  // caller's thread when no batch is running (in process the caller waits for the answer anyway),
+  // so receive() may take as long as the request; the worker takes what arrives meanwhile.
   Service(const core::Settings& settings, const core::Clock& clock, std::unique_ptr<store::Store> session);
   ~Service();
   Service(const Service&) = delete;
