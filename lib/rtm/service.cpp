@@ -64,6 +64,7 @@ struct Answer {
 // halved send_event's rate. SQLite's savepoints cost nothing alike.
 constexpr std::size_t kMaxBatchSqlite = 256;
 constexpr std::size_t kMaxBatchPostgres = 64;
+constexpr std::size_t kRouteInWorker = 4;  // batches up to this size: the worker pushes their events itself
 constexpr auto kCheckpointPause = std::chrono::milliseconds(100);  // between background checkpoints
 constexpr auto kWalHoldRetry = std::chrono::milliseconds(10);      // between two restart_wal
 constexpr auto kWalHoldBackoff = std::chrono::milliseconds(200);   // after one left frames behind
@@ -295,6 +296,7 @@ class Service::Impl {
     reset(log_store_);
     actions_.rolled_back();
     router_.rows_replaced();
+    worker_router_.rows_replaced();
     cursor_ = log_store_.last_event_seq();
   }
 
@@ -504,9 +506,14 @@ class Service::Impl {
     }
     // What was just committed is news: on one session it is read at once, on the session it
     // was written with (no hand-off, no cache to reload); else the follower is woken.
-    if (single_) read_log();
+    // A small batch's events are routed here too, on the worker's own session, whose cache holds
+    // what they concern: the follower would first read those pages again (another session just
+    // wrote them), and a thread hand-off costs more than a few events' routing. A large batch is
+    // the follower's, on the other core, while the worker goes on.
+    const bool route_here = single_ || batch.size() <= kRouteInWorker;
+    if (route_here) read_log(single_ ? router_ : worker_router_, *worker_store_);
     if (publishing.owns_lock()) publishing.unlock();
-    if (!single_) notify();
+    if (!route_here) notify();
     if (checkpointer_.joinable()) raise(checkpoint_mu_, checkpoint_due_, checkpoint_cv_);
     {
       std::lock_guard lock(queue_mu_);
@@ -651,17 +658,19 @@ class Service::Impl {
     }
   }
 
-  // Reads the event log after cursor_ and pushes what it holds. Under publish_mu_.
-  void read_log() noexcept {
+  // Reads the event log after cursor_ and pushes what it holds, through `router` and its
+  // session (the follower's, or the worker's own). Under publish_mu_.
+  void read_log() noexcept { read_log(router_, log_store_); }
+  void read_log(PushRouter& router, store::Store& store) noexcept {
     try {
       for (;;) {
         store::EventFilter f;
         f.after = cursor_;
         f.limit = 500;
-        const auto events = log_store_.list_events(f);
-        router_.new_batch();
+        const auto events = store.list_events(f);
+        router.new_batch();
         for (const auto& e : events) {
-          deliver(router_.route(e), e.seq);
+          deliver(router.route(e), e.seq);
           cursor_ = e.seq;
         }
         if (events.size() < f.limit) break;
@@ -752,6 +761,7 @@ class Service::Impl {
   Actions actions_;
   engine::People people_{*worker_store_, settings_, clock_, "chatd"};  // the batch runner's (logouts)
   PushRouter router_;
+  PushRouter worker_router_{*worker_store_};  // the worker's, for its small batches (two sessions)
 
   std::mutex queue_mu_;  // guards queue_, stop_ and working_
   std::condition_variable queue_cv_;
