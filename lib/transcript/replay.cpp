@@ -150,6 +150,9 @@ class UrlTarget final : public ReplayTarget {
  public:
   UrlTarget(std::string url, const core::Settings& settings, const core::Clock& clock)
       : url_(std::move(url)), settings_(settings), store_(engine::open_database(settings, clock)) {
+    // chatd's own checkpointer keeps the WAL short; left to SQLite, each set-up's commit would
+    // checkpoint the whole log (and sync) itself once it is past 1,000 pages, which it mostly is.
+    store_->bulk_mode(true);
     // A bare ws://host:port means the RTM endpoint.
     const auto scheme = url_.find("://");
     if (scheme != std::string::npos && url_.find('/', scheme + 3) == std::string::npos) {
