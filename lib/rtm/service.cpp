@@ -458,6 +458,18 @@ class Service::Impl {
   }
 
   void run_batch(std::vector<Job>& batch) {
+    // However it ends: no batch runs any more, and what was queued meanwhile is the worker's.
+    struct Done {
+      Impl& impl;
+      ~Done() {
+        {
+          std::lock_guard lock(impl.queue_mu_);
+          impl.working_ = false;
+        }
+        impl.idle_cv_.notify_all();
+        if (impl.single_) impl.queue_cv_.notify_one();  // it may have run on a caller's thread
+      }
+    } done{*this};
     if (worker_store_->wal_bytes() > limits_.wal_bytes && Clock::now() >= next_wal_hold_) restart_wal();
     std::vector<Answer> answers(batch.size());
     bool committed = false;
@@ -509,18 +521,16 @@ class Service::Impl {
     // A small batch's events are routed here too, on the worker's own session, whose cache holds
     // what they concern: the follower would first read those pages again (another session just
     // wrote them), and a thread hand-off costs more than a few events' routing. A large batch is
-    // the follower's, on the other core, while the worker goes on.
+    // the follower's, on the other core, while the worker goes on. Either way under publish_mu_,
+    // which a batch that failed before its commit does not hold yet.
     const bool route_here = single_ || batch.size() <= kRouteInWorker;
-    if (route_here) read_log(single_ ? router_ : worker_router_, *worker_store_);
+    if (route_here) {
+      if (!publishing.owns_lock()) publishing.lock();
+      read_log(single_ ? router_ : worker_router_, *worker_store_);
+    }
     if (publishing.owns_lock()) publishing.unlock();
     if (!route_here) notify();
     if (checkpointer_.joinable()) raise(checkpoint_mu_, checkpoint_due_, checkpoint_cv_);
-    {
-      std::lock_guard lock(queue_mu_);
-      working_ = false;
-    }
-    idle_cv_.notify_all();
-    if (single_) queue_cv_.notify_one();  // run on a caller's thread: what came meanwhile is the worker's
   }
 
   Answer run(Job& job) {

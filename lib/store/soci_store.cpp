@@ -1739,6 +1739,7 @@ void SociStore::scratch_mode() {
     // a file nobody keeps. A commit writes each changed page once, not a WAL frame and a checkpoint.
     std::string mode;
     sql_ << "PRAGMA main.journal_mode = MEMORY", soci::into(mode);
+    if (mode != "memory") spdlog::debug("scratch database stays in journal mode {}", mode);
     sql_ << "PRAGMA main.synchronous = OFF";
   });
 }
@@ -1751,7 +1752,18 @@ void SociStore::restore_rows(const std::string& template_path) {
       if (!attached_template_.empty()) sql_ << "DETACH DATABASE chatctl_template";
       attached_template_.clear();
       sql_ << "ATTACH DATABASE :path AS chatctl_template", soci::use(template_path);
-      attached_template_ = template_path;
+      // Known as attached only once all below is read: a half-read template is detached again.
+      struct Detach {
+        soci::session& sql;
+        bool keep{false};
+        ~Detach() {
+          if (keep) return;
+          try {
+            sql << "DETACH DATABASE chatctl_template";
+          } catch (...) {
+          }
+        }
+      } detach{sql_};
       // Parents before children, so rows go in (and, reversed, out) without breaking a foreign
       // key. (PRAGMA defer_foreign_keys would do instead, but setting it expires every prepared
       // statement of the connection.)
@@ -1800,6 +1812,8 @@ void SociStore::restore_rows(const std::string& template_path) {
       soci::statement tf = (sql_.prepare << filled("chatctl_template"), soci::into(name));
       tf.execute();
       while (tf.fetch()) template_filled_.push_back(name);
+      detach.keep = true;
+      attached_template_ = template_path;
     });
   }
   WriteTransaction tx(*this);

@@ -10,6 +10,7 @@
 #include <regex>
 #include <set>
 #include <sstream>
+#include <system_error>
 #include <thread>
 
 #include "core/error.hpp"
@@ -304,28 +305,34 @@ std::vector<LoadedFixture> load_fixtures(const std::vector<std::string>& files, 
   std::vector<LoadedFixture> out(files.size());
   std::vector<std::exception_ptr> failed(files.size());
   std::atomic<std::size_t> next{0};
-  const auto work = [&] {
+  const auto work = [&]() noexcept {
     for (std::size_t i = next++; i < files.size(); i = next++) {
       try {
         out[i].fixture = load_fixture(files[i]);
-      } catch (const Error& e) {
-        if (e.kind() != ErrorKind::data) {
-          failed[i] = std::current_exception();
-        } else {
-          out[i].problem = e.what();
-        }
       } catch (...) {
-        failed[i] = std::current_exception();
+        failed[i] = std::current_exception();  // sorted out below, on the calling thread
       }
     }
   };
   std::vector<std::thread> threads;
   const std::size_t helpers = std::min<std::size_t>(std::max(1U, jobs), files.size() / 16 + 1) - 1;
-  for (std::size_t t = 0; t < helpers; ++t) threads.emplace_back(work);
+  for (std::size_t t = 0; t < helpers; ++t) {
+    try {
+      threads.emplace_back(work);
+    } catch (const std::system_error&) {
+      break;  // fewer threads: the calling one loads what they would have
+    }
+  }
   work();
   for (auto& t : threads) t.join();
-  for (const auto& f : failed) {
-    if (f) std::rethrow_exception(f);
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    if (!failed[i]) continue;
+    try {
+      std::rethrow_exception(failed[i]);
+    } catch (const Error& e) {
+      if (e.kind() != ErrorKind::data) throw;
+      out[i].problem = e.what();
+    }
   }
   return out;
 }
