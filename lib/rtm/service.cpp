@@ -40,6 +40,19 @@ Limits Limits::from(const core::Settings& s) {
 
 namespace {
 
+// Runs `f` when the scope ends, however it ends.
+template <class F>
+class OnExit {
+ public:
+  explicit OnExit(F f) : f_(std::move(f)) {}
+  ~OnExit() { f_(); }
+  OnExit(const OnExit&) = delete;
+  OnExit& operator=(const OnExit&) = delete;
+
+ private:
+  F f_;
+};
+
 // One request waiting for the worker. `answered` is set by whoever answers first: the worker, or
 // the deadline check with request_timeout.
 struct Job {
@@ -269,10 +282,7 @@ class Service::Impl {
     // On two sessions the worker may be in a transaction that needs publish_mu_ to commit.
     if (!single_) throw core::Error(core::ErrorKind::internal, "Service::write needs a service on one session");
     std::lock_guard publishing(publish_mu_);  // the worker is between batches
-    struct Read {
-      Impl& impl;
-      ~Read() { impl.read_log(); }  // what fn committed before failing is news too
-    } read{*this};
+    const OnExit read([this] { read_log(); });  // what fn committed before failing is news too
     fn(log_store_);
   }
 
@@ -282,16 +292,13 @@ class Service::Impl {
       idle_cv_.wait(lock, [&] { return queue_.empty() && !working_; });
       paused_ = true;  // anything queued from now on waits for the reset
     }
-    struct Resume {
-      Impl& impl;
-      ~Resume() {
-        {
-          std::lock_guard lock(impl.queue_mu_);
-          impl.paused_ = false;
-        }
-        impl.queue_cv_.notify_all();
+    const OnExit resume([this] {
+      {
+        std::lock_guard lock(queue_mu_);
+        paused_ = false;
       }
-    } resume{*this};
+      queue_cv_.notify_all();
+    });
     std::lock_guard publishing(publish_mu_);  // the follower reads the log under it
     reset(log_store_);
     actions_.rolled_back();
@@ -459,17 +466,14 @@ class Service::Impl {
 
   void run_batch(std::vector<Job>& batch) {
     // However it ends: no batch runs any more, and what was queued meanwhile is the worker's.
-    struct Done {
-      Impl& impl;
-      ~Done() {
-        {
-          std::lock_guard lock(impl.queue_mu_);
-          impl.working_ = false;
-        }
-        impl.idle_cv_.notify_all();
-        if (impl.single_) impl.queue_cv_.notify_one();  // it may have run on a caller's thread
+    const OnExit done([this] {
+      {
+        std::lock_guard lock(queue_mu_);
+        working_ = false;
       }
-    } done{*this};
+      idle_cv_.notify_all();
+      if (single_) queue_cv_.notify_one();  // it may have run on a caller's thread
+    });
     if (worker_store_->wal_bytes() > limits_.wal_bytes && Clock::now() >= next_wal_hold_) restart_wal();
     std::vector<Answer> answers(batch.size());
     bool committed = false;
