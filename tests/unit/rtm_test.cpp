@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <set>
 #include <thread>
 
 #include "core/error.hpp"
@@ -360,4 +361,43 @@ TEST_CASE("rtm: a service on one session in scratch mode pushes what write() com
 TEST_CASE("rtm: write() is refused by a service with sessions of its own", "[rtm]") {
   Fixture fx("sqlite");
   CHECK_THROWS_AS(fx.service->write([](store::Store&) {}), core::Error);
+}
+
+TEST_CASE("rtm: every event is pushed once to each connection, whichever thread routes its batch", "[rtm]") {
+  // Pipelined requests from three connections make batches of several sizes, which the worker
+  // routes itself (four requests or fewer) or leaves to the follower; each connection must see
+  // each message once either way.
+  const auto backend = GENERATE(from_range(test::test_backends()));
+  Fixture fx(backend);
+  fx.agent_online();
+  test::RtmConnection a(*fx.service), b(*fx.service), c(*fx.service), watcher(*fx.service);
+  for (auto* conn : {&a, &b, &c, &watcher}) REQUIRE(ok(conn->request("login", {{"token", fx.token}})));
+  const auto started = a.request("start_chat", json::object());
+  REQUIRE(ok(started));
+  const std::string chat_id = started["payload"]["chat_id"];
+  constexpr int kRounds = 5;
+  constexpr int kPerRound = 8;  // within the 10 pending requests a connection may have
+  int sent = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    for (int i = 0; i < kPerRound; ++i) {
+      for (auto* conn : {&a, &b, &c}) {
+        conn->raw(json{{"request_id", "r" + std::to_string(sent)},
+                       {"action", "send_event"},
+                       {"payload", {{"chat_id", chat_id}, {"event", {{"type", "message"}, {"text", std::to_string(sent)}}}}}}
+                      .dump());
+        ++sent;
+      }
+    }
+    for (int i = 0; i < kPerRound; ++i) {
+      for (auto* conn : {&a, &b, &c}) REQUIRE(ok(conn->any_response()));
+    }
+  }
+  std::set<std::string> texts;
+  for (int i = 0; i < sent; ++i) {
+    const auto p = watcher.push("incoming_event");
+    REQUIRE(p.is_object());
+    CHECK(texts.insert(p["payload"]["event"]["text"].get<std::string>()).second);  // no message twice
+  }
+  CHECK(texts.size() == static_cast<std::size_t>(sent));
+  CHECK(watcher.push("incoming_event", std::chrono::milliseconds(300)).is_null());  // and nothing more
 }
