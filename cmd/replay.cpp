@@ -102,7 +102,8 @@ void register_replay(CLI::App& app, Context& ctx) {
     transcript::RunOptions run;
     run.timeout = timeout;
     if (o->url) run.url = *o->url;
-    // In process a fixture's threads mostly hand work to each other, so two per CPU keep it busy.
+    // In process a fixture runs its requests on its own thread but still waits now and then (a
+    // closed connection, the reset between fixtures): two per CPU keep every CPU busy.
     run.jobs = o->jobs ? o->jobs : o->url ? 1U : std::min(64U, 2 * cpus);
     if (!o->tap) run.on_result = [&](const transcript::ReplayResult& r) { print_result(ctx.out(), r, color); };
     const auto results = transcript::run_fixtures(fixtures, run, ctx.settings(), ctx.clock());

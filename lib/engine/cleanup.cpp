@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "core/error.hpp"
+#include "core/scope.hpp"
 #include "core/interrupt.hpp"
 
 namespace chatctl::engine {
@@ -82,16 +83,13 @@ CleanupReport Cleanup::run(const CleanupOptions& o) {
   std::size_t done = 0;
   batch_ = std::min<std::size_t>(256, o.max_batch);
   store_.bulk_mode(true);
-  struct Restore {
-    store::Store& s;
-    ~Restore() {
-      try {
-        s.bulk_mode(false);
-      } catch (const std::exception& e) {
-        spdlog::debug("restoring WAL checkpoints: {}", e.what());  // the next connection has them anyway
-      }
+  const core::OnExit restore([&] {
+    try {
+      store_.bulk_mode(false);
+    } catch (const std::exception& e) {
+      spdlog::debug("restoring WAL checkpoints: {}", e.what());  // the next connection has them anyway
     }
-  } restore{store_};
+  });
   for (std::size_t i = 0; i < plan.size(); ++i) {
     const auto& [mode, filter] = plan[i];
     report.modes.push_back(mode);

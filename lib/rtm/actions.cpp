@@ -7,6 +7,7 @@
 #include <set>
 
 #include "core/error.hpp"
+#include "core/scope.hpp"
 #include "core/text.hpp"
 #include "engine/chats.hpp"
 #include "engine/people.hpp"
@@ -399,13 +400,10 @@ Outcome Actions::run(Session& session, const Request& r) {
   if (action == "login" && session.logged_in) throw RtmError(ErrorType::not_allowed, "Already logged in");
   Outcome out;
   // Whatever this action read may be taken back with it when it fails.
-  struct ForgetOnFailure {
-    Actions& actions;
-    bool done{false};
-    ~ForgetOnFailure() {
-      if (!done) actions.rolled_back();
-    }
-  } forget{*this};
+  bool committed = false;
+  const core::OnExit forget([&] {
+    if (!committed) rolled_back();
+  });
   try {
     store::WriteTransaction tx(store_);
     Context ctx(*this, session);
@@ -903,7 +901,7 @@ Outcome Actions::run(Session& session, const Request& r) {
       }
     }
     tx.commit();
-    forget.done = true;
+    committed = true;
   } catch (const Error& e) {
     throw translate(e);
   }

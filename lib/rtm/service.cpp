@@ -12,6 +12,7 @@
 #include <unordered_set>
 
 #include "core/error.hpp"
+#include "core/scope.hpp"
 #include "engine/engine.hpp"
 #include "engine/people.hpp"
 #include "rtm/actions.hpp"
@@ -39,19 +40,6 @@ Limits Limits::from(const core::Settings& s) {
 }
 
 namespace {
-
-// Runs `f` when the scope ends, however it ends.
-template <class F>
-class OnExit {
- public:
-  explicit OnExit(F f) : f_(std::move(f)) {}
-  ~OnExit() { f_(); }
-  OnExit(const OnExit&) = delete;
-  OnExit& operator=(const OnExit&) = delete;
-
- private:
-  F f_;
-};
 
 // One request waiting for the worker. `answered` is set by whoever answers first: the worker, or
 // the deadline check with request_timeout.
@@ -282,7 +270,7 @@ class Service::Impl {
     // On two sessions the worker may be in a transaction that needs publish_mu_ to commit.
     if (!single_) throw core::Error(core::ErrorKind::internal, "Service::write needs a service on one session");
     std::lock_guard publishing(publish_mu_);  // the worker is between batches
-    const OnExit read([this] { read_log(); });  // what fn committed before failing is news too
+    const core::OnExit read([this] { read_log(); });  // what fn committed before failing is news too
     fn(log_store_);
   }
 
@@ -292,7 +280,7 @@ class Service::Impl {
       idle_cv_.wait(lock, [&] { return queue_.empty() && !working_; });
       paused_ = true;  // anything queued from now on waits for the reset
     }
-    const OnExit resume([this] {
+    const core::OnExit resume([this] {
       {
         std::lock_guard lock(queue_mu_);
         paused_ = false;
@@ -466,7 +454,7 @@ class Service::Impl {
 
   void run_batch(std::vector<Job>& batch) {
     // However it ends: no batch runs any more, and what was queued meanwhile is the worker's.
-    const OnExit done([this] {
+    const core::OnExit done([this] {
       {
         std::lock_guard lock(queue_mu_);
         working_ = false;
@@ -530,7 +518,7 @@ class Service::Impl {
     const bool route_here = single_ || batch.size() <= kRouteInWorker;
     if (route_here) {
       if (!publishing.owns_lock()) publishing.lock();
-      read_log(single_ ? router_ : worker_router_, *worker_store_);
+      read_log(worker_router_, *worker_store_);
     }
     if (publishing.owns_lock()) publishing.unlock();
     if (!route_here) notify();
@@ -538,12 +526,11 @@ class Service::Impl {
   }
 
   Answer run(Job& job) {
-    auto& people = people_;
     Answer a;
     if (job.logout) {
       try {
         store::WriteTransaction tx(*worker_store_);
-        people.set_customer_availability(job.frame, model::CustomerAvailability::offline, false);
+        people_.set_customer_availability(job.frame, model::CustomerAvailability::offline, false);
         tx.commit();
       } catch (const std::exception& e) {
         spdlog::debug("chatd: marking a customer off-line: {}", e.what());
@@ -775,7 +762,7 @@ class Service::Impl {
   Actions actions_;
   engine::People people_{*worker_store_, settings_, clock_, "chatd"};  // the batch runner's (logouts)
   PushRouter router_;
-  PushRouter worker_router_{*worker_store_};  // the worker's, for its small batches (two sessions)
+  PushRouter worker_router_{*worker_store_};  // whoever runs a batch routes through it (see run_batch)
 
   std::mutex queue_mu_;  // guards queue_, stop_ and working_
   std::condition_variable queue_cv_;

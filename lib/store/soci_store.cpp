@@ -19,6 +19,7 @@
 #include <unordered_map>
 
 #include "core/error.hpp"
+#include "core/scope.hpp"
 #include "core/text.hpp"
 #include "store/migrations.hpp"
 #include "store/sql_script.hpp"
@@ -1753,17 +1754,14 @@ void SociStore::restore_rows(const std::string& template_path) {
       attached_template_.clear();
       sql_ << "ATTACH DATABASE :path AS chatctl_template", soci::use(template_path);
       // Known as attached only once all below is read: a half-read template is detached again.
-      struct Detach {
-        soci::session& sql;
-        bool keep{false};
-        ~Detach() {
-          if (keep) return;
-          try {
-            sql << "DETACH DATABASE chatctl_template";
-          } catch (...) {
-          }
+      bool template_read = false;
+      const core::OnExit detach([&] {
+        if (template_read) return;
+        try {
+          sql_ << "DETACH DATABASE chatctl_template";
+        } catch (...) {
         }
-      } detach{sql_};
+      });
       // Parents before children, so rows go in (and, reversed, out) without breaking a foreign
       // key. (PRAGMA defer_foreign_keys would do instead, but setting it expires every prepared
       // statement of the connection.)
@@ -1812,7 +1810,7 @@ void SociStore::restore_rows(const std::string& template_path) {
       soci::statement tf = (sql_.prepare << filled("chatctl_template"), soci::into(name));
       tf.execute();
       while (tf.fetch()) template_filled_.push_back(name);
-      detach.keep = true;
+      template_read = true;
       attached_template_ = template_path;
     });
   }

@@ -22,6 +22,16 @@ using json = nlohmann::json;
 
 namespace {
 
+// agent1 (Agent Smith, group users), on-line.
+void add_online_agent(engine::People& people) {
+  engine::AgentFields f;
+  f.login = "agent1";
+  f.name = "Agent Smith";
+  f.add_groups = {"users"};
+  people.add_agent(f, false);
+  people.set_agent_availability("agent1", model::AgentAvailability::online, false);
+}
+
 struct Fixture {
   explicit Fixture(const std::string& backend, std::vector<std::pair<std::string, std::string>> extra = {})
       : db(test::make_test_database(backend)) {
@@ -43,12 +53,7 @@ struct Fixture {
 
   void agent_online() {
     auto p = people();
-    engine::AgentFields f;
-    f.login = "agent1";
-    f.name = "Agent Smith";
-    f.add_groups = {"users"};
-    p.add_agent(f, false);
-    p.set_agent_availability("agent1", model::AgentAvailability::online, false);
+    add_online_agent(p);
   }
 
   std::unique_ptr<test::TestDatabase> db;
@@ -311,12 +316,7 @@ TEST_CASE("rtm: a service on one session in scratch mode pushes what write() com
       f.id = "cust-1";
       people.add_customer(f, false);
       token = people.issue_token("cust-1", 3600, false).token;
-      engine::AgentFields a;
-      a.login = "agent1";
-      a.name = "Agent Smith";
-      a.add_groups = {"users"};
-      people.add_agent(a, false);
-      people.set_agent_availability("agent1", model::AgentAvailability::online, false);
+      add_online_agent(people);
     });
     auto c = std::make_unique<test::RtmConnection>(service);
     REQUIRE(ok(c->request("login", {{"token", token}})));
