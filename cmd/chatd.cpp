@@ -8,6 +8,7 @@
 #include "commands.hpp"
 #include "core/interrupt.hpp"
 #include "core/settings.hpp"
+#include "core/thread_name.hpp"
 #include "rtm/service.hpp"
 #include "server/server.hpp"
 #include "transcript/record.hpp"
@@ -67,6 +68,7 @@ void register_chatd(CLI::App& app, Context& ctx) {
     std::thread webhooks;
     if (!o->no_webhooks) {
       webhooks = std::thread([&settings] {
+        core::name_this_thread("chatd-webhooks");
         try {
           webhook::deliver(settings, {.names = {}, .follow = true});
         } catch (const std::exception& e) {

@@ -13,6 +13,7 @@
 
 #include "core/error.hpp"
 #include "core/scope.hpp"
+#include "core/thread_name.hpp"
 #include "engine/engine.hpp"
 #include "engine/people.hpp"
 #include "rtm/actions.hpp"
@@ -122,10 +123,19 @@ class Service::Impl {
     if (!single_ && worker_store_->backend() == store::Backend::sqlite) {
       checkpoint_store_ = engine::open_database(settings, clock);
       worker_store_->bulk_mode(true);  // its commits leave checkpoints to the checkpointer
-      checkpointer_ = std::thread([this] { checkpoints(); });
+      checkpointer_ = std::thread([this] {
+        core::name_this_thread("chatd-wal");
+        checkpoints();
+      });
     }
-    worker_ = std::thread([this] { work(); });
-    follower_ = std::thread([this] { follow(); });
+    worker_ = std::thread([this] {
+      core::name_this_thread("chatd-worker");
+      work();
+    });
+    follower_ = std::thread([this] {
+      core::name_this_thread("chatd-follower");
+      follow();
+    });
   }
 
   ~Impl() {
@@ -334,6 +344,9 @@ class Service::Impl {
            static_cast<double>(request_ns_.load()) / 1e9);
     metric("chatd_rtm_transactions_total", "counter", "Database transactions (each holds a batch of requests)",
            batches_.load());
+    metric("chatd_rtm_commit_wait_seconds_total", "counter",
+           "Time batches waited to commit while the log was read for pushes",
+           static_cast<double>(publish_wait_ns_.load()) / 1e9);
     metric("chatd_rtm_pushes_total", "counter", "Push frames sent", pushes_.load());
     metric("chatd_rtm_disconnects_total", "counter", "Connections closed by chatd with customer_disconnected",
            disconnects_.load());
@@ -478,7 +491,11 @@ class Service::Impl {
         answers[i] = run(batch[i]);
         answers[i].login_seq = before;
       }
-      if (!single_) publishing.lock();
+      if (!single_) {
+        const auto wait_from = Clock::now();
+        publishing.lock();
+        publish_wait_ns_ += std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - wait_from).count();
+      }
       tx.commit();
       committed = true;
     } catch (const std::exception& e) {
@@ -799,7 +816,7 @@ class Service::Impl {
   std::atomic<std::int64_t> last_poll_ns_{Clock::now().time_since_epoch().count()};
   std::atomic<std::int64_t> cursor_{0};
   std::atomic<std::uint64_t> connections_total_{0}, frames_in_{0}, requests_{0}, request_errors_{0}, timeouts_{0},
-      batches_{0}, pushes_{0}, disconnects_{0}, request_ns_{0}, wal_holds_{0};
+      batches_{0}, pushes_{0}, disconnects_{0}, request_ns_{0}, wal_holds_{0}, publish_wait_ns_{0};
 
   std::shared_ptr<Observer> observer_;  // set before the first connection, then only read
 

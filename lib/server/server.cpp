@@ -26,6 +26,7 @@
 
 #include "core/error.hpp"
 #include "core/text.hpp"
+#include "core/thread_name.hpp"
 #include "server/hub.hpp"
 #include "server/listener.hpp"
 
@@ -181,7 +182,12 @@ class IoThreads {
  public:
   IoThreads(asio::io_context& ioc, int count) : ioc_(ioc) {
     try {
-      for (int i = 0; i < count; ++i) threads_.emplace_back([this] { run(); });
+      for (int i = 0; i < count; ++i) {
+        threads_.emplace_back([this] {
+          core::name_this_thread("chatd-io");
+          run();
+        });
+      }
     } catch (...) {
       join();
       throw;

@@ -461,6 +461,7 @@ int SociStore::migrate() {
     const std::string what = "applying migration " + std::to_string(m.version);
     guarded(what.c_str(), [&] {
       for (const auto& statement : split_sql_script(m.sql)) sql_ << statement;
+      if (backend_ == Backend::sqlite && m.sql.find("writable_schema") != std::string_view::npos) schema_edited();
       const int version = m.version;
       const std::string name(m.name);
       const long long now = core::SystemClock{}.now();
@@ -471,6 +472,24 @@ int SociStore::migrate() {
     ++applied_count;
   }
   return applied_count;
+}
+
+// A SQLite migration that edited table definitions in sqlite_master (PRAGMA writable_schema, for
+// changes that leave the stored rows as they are): the schema version goes up by one, so every
+// connection, this one too, reads the definitions again; and they are read back here, so one that
+// no longer parses fails this migration's transaction instead of every later open.
+void SociStore::schema_edited() {
+  int version = 0;
+  sql_ << "PRAGMA schema_version", soci::into(version);
+  sql_ << "PRAGMA schema_version = " + std::to_string(version + 1);
+  std::vector<std::string> tables;
+  {
+    std::string name;
+    soci::statement st = (sql_.prepare << "SELECT name FROM sqlite_master WHERE type = 'table'", soci::into(name));
+    st.execute();
+    while (st.fetch()) tables.push_back(name);
+  }
+  for (const auto& t : tables) sql_ << "SELECT * FROM \"" + t + "\" LIMIT 0";
 }
 
 std::optional<std::string> SociStore::meta_get(std::string_view key) {

@@ -145,6 +145,7 @@ class SociStore final : public Store {
   std::vector<model::Channel> query_channels(const std::string& where, const std::string& text_param,
                                              long long id_param);
   void ensure_migrations_table();
+  void schema_edited();
   std::vector<model::Agent> query_agents(const std::string& where, const std::vector<std::string>& text_params,
                                          const std::vector<long long>& int_params);
   void write_agent_sets(const model::Agent& agent);

@@ -11,7 +11,9 @@
 #include <soci/sqlite3/soci-sqlite3.h>
 
 #include "store/dsn.hpp"
+#include "store/migrations.hpp"
 #include "store/soci_store.hpp"
+#include "store/sql_script.hpp"
 #include "support/databases.hpp"
 #include "support/error_kind.hpp"
 
@@ -80,6 +82,53 @@ TEST_CASE("a schema newer than the binary is refused", "[store]") {
   const auto status = s->migration_status();
   CHECK_FALSE(status.back().known);
   CHECK(status.back().version == 9999);
+}
+
+TEST_CASE("SQLite: the CHECK IN lists become ORs in place, rows kept, checks still enforced", "[store]") {
+  auto db = test::make_test_database("sqlite");
+  soci::session sql(soci::sqlite3, "db=" + db->address());
+  // A database as the previous release left it: every migration before 0008 applied, and a row.
+  sql << "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)";
+  for (const auto& m : store::sqlite_migrations()) {
+    if (m.version >= 8) break;
+    for (const auto& statement : store::split_sql_script(m.sql)) sql << statement;
+    sql << "INSERT INTO schema_migrations (version, name, applied_at) VALUES (" + std::to_string(m.version) +
+               ", 'old', 0)";
+  }
+  sql << "INSERT INTO chat_channel (name, group_name, valid_id, create_time, create_by, change_time, change_by) "
+         "VALUES ('kept', 'users', 2, 1, 'test', 1, 'test')";
+  const auto lists = [&] {
+    // Every `x IN (a, b, c...)` left in a table definition.
+    std::vector<std::string> found;
+    std::string name;
+    std::string text;
+    soci::statement st = (sql.prepare << "SELECT name, sql FROM sqlite_master WHERE type = 'table'", soci::into(name),
+                          soci::into(text));
+    st.execute();
+    while (st.fetch()) {
+      for (auto at = text.find(" IN ("); at != std::string::npos; at = text.find(" IN (", at + 1)) {
+        const auto list = text.substr(at, text.find(')', at) - at);
+        if (std::count(list.begin(), list.end(), ',') >= 2) found.push_back(name + ":" + list);
+      }
+    }
+    return found;
+  };
+  REQUIRE(lists().size() == 12);
+
+  auto s = open(*db);
+  CHECK(s->migrate() == 1);
+  CHECK(lists().empty());
+  std::string integrity;
+  sql << "PRAGMA integrity_check", soci::into(integrity);
+  CHECK(integrity == "ok");
+  int valid = 0;
+  sql << "SELECT valid_id FROM chat_channel WHERE name = 'kept'", soci::into(valid);
+  CHECK(valid == 2);
+  // The checks still hold, in the session opened before the migration too.
+  CHECK_THROWS_WITH(sql << "UPDATE chat_channel SET valid_id = 4", Catch::Contains("CHECK constraint failed"));
+  CHECK_THROWS_WITH(sql << "UPDATE chat_channel SET valid_id = 0", Catch::Contains("CHECK constraint failed"));
+  sql << "UPDATE chat_channel SET valid_id = 3";
+  CHECK(s->find_channel(1)->validity == model::Validity::invalid_temporarily);
 }
 
 TEST_CASE("channels round-trip and filter", "[store]") {

@@ -311,6 +311,7 @@ struct Load {
   std::map<std::string, std::uint64_t> other_pushes;  // by action
   double server_cores{0};                             // CPU the server used in the window, in cores
   double client_cores{0};
+  std::map<std::string, double> thread_cores;   // the server's, by thread name
   std::map<std::string, double> metrics_delta;  // chatd's /metrics counters over the round
   std::vector<double> round_rates;              // when this is the best of several rounds: each one's rate
   std::string incident;                         // why later rounds did not run (the server died)
@@ -479,6 +480,7 @@ Load Bench::measure(Fleet& fleet, Side& side, double duration) {
   const auto t0 = Clock::now();
   const Totals s0 = fleet.totals();
   const double cpu0 = process.cpu_seconds();
+  const auto threads0 = process.thread_cpu_seconds();
   const double own0 = own_cpu_seconds();
   control.measure_from = t0.time_since_epoch().count();
   pause_for(seconds(duration));
@@ -486,6 +488,7 @@ Load Bench::measure(Fleet& fleet, Side& side, double duration) {
   control.measure_until = t1.time_since_epoch().count();
   const Totals s1 = fleet.totals();
   const double cpu1 = process.cpu_seconds();
+  const auto threads1 = process.thread_cpu_seconds();
   const double own1 = own_cpu_seconds();
   control.round = 0;
 
@@ -495,6 +498,10 @@ Load Bench::measure(Fleet& fleet, Side& side, double duration) {
   l.push_rate = static_cast<double>(l.window.pushes) / l.seconds;
   l.server_cores = (cpu1 - cpu0) / l.seconds;
   l.client_cores = (own1 - own0) / l.seconds;
+  for (const auto& [name, cpu] : threads1) {
+    const auto before = threads0.find(name);
+    l.thread_cores[name] = (cpu - (before == threads0.end() ? 0 : before->second)) / l.seconds;
+  }
 
   const auto deadline = Clock::now() + kDrainTimeout;
   while (fleet.totals().outstanding > 0 && Clock::now() < deadline) pause_for(std::chrono::milliseconds(10));
@@ -699,6 +706,15 @@ void Bench::note_load(const std::string& what, const Load& l) {
   if (l.rate > 0) s += " (" + fmt(l.server_cores * 1e6 / l.rate, 1) + " us CPU per response)";
   s += ", client " + fmt(l.client_cores, 2) + " cores";
   notes.push_back(s);
+  if (l.thread_cores.size() > 1 && l.rate > 0) {
+    // Which thread is the bottleneck: the one near a whole core.
+    std::string t = "  server threads:";
+    for (const auto& [name, cores] : l.thread_cores) {
+      if (cores >= 0.01) t += " " + name + " " + fmt(cores, 2) + " cores (" + fmt(cores * 1e6 / l.rate, 1) + " us),";
+    }
+    t.back() = ' ';
+    notes.push_back(t + "per response");
+  }
   if (!l.incident.empty()) notes.push_back("  ! rounds stopped: " + l.incident);
   if (!l.errors.empty()) notes.push_back("  ! error responses: " + fmt_counts(l.errors));
   if (!l.drops.empty()) notes.push_back("  ! connections dropped: " + fmt_counts(l.drops));
@@ -731,6 +747,8 @@ void Bench::note_load(const std::string& what, const Load& l) {
       s2 += " (" + fmt(m("chatd_rtm_requests_total") / m("chatd_rtm_transactions_total"), 1) + " per transaction)";
     }
     s2 += ", pushes " + fmt_int(m("chatd_rtm_pushes_total"));
+    if (m("chatd_rtm_commit_wait_seconds_total") > 0)
+      s2 += ", commits waited " + fmt(m("chatd_rtm_commit_wait_seconds_total"), 2) + " s for the log to be read";
     for (const char* k :
          {"chatd_rtm_request_errors_total", "chatd_rtm_request_timeouts_total", "chatd_rtm_disconnects_total",
           "chatd_ws_slow_clients_dropped_total", "chatd_ws_oversized_messages_total"}) {

@@ -17,6 +17,7 @@
 #include <csignal>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -133,9 +134,12 @@ long Child::vm_rss_kib() const {
   return 0;
 }
 
-double Child::cpu_seconds() const {
-  // Fields 14 and 15 of /proc/<pid>/stat, counted after the command name, which may hold spaces.
-  const std::string text = read_text("/proc/" + std::to_string(pid_) + "/stat");
+namespace {
+
+// Fields 14 and 15 of a /proc stat file (user and system time), counted after the command name,
+// which may hold spaces; in seconds.
+double stat_cpu_seconds(const std::string& path) {
+  const std::string text = read_text(path);
   const auto paren = text.rfind(')');
   if (paren == std::string::npos) return 0;
   std::istringstream in(text.substr(paren + 2));
@@ -147,6 +151,21 @@ double Child::cpu_seconds() const {
     if (i == 15) stime = std::stoull(field);
   }
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+}  // namespace
+
+double Child::cpu_seconds() const { return stat_cpu_seconds("/proc/" + std::to_string(pid_) + "/stat"); }
+
+std::map<std::string, double> Child::thread_cpu_seconds() const {
+  std::map<std::string, double> out;
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid_) + "/task", ec)) {
+    std::string name = read_text((task.path() / "comm").string());
+    while (!name.empty() && name.back() == '\n') name.pop_back();
+    out[name] += stat_cpu_seconds((task.path() / "stat").string());
+  }
+  return out;
 }
 
 std::string Child::log_tail(std::size_t lines) const {

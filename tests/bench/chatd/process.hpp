@@ -42,6 +42,8 @@ class Child {
   // seconds); 0 when unreadable.
   long vm_rss_kib() const;
   double cpu_seconds() const;
+  // The same per thread, summed over the threads of one name (/proc/<pid>/task/*/comm).
+  std::map<std::string, double> thread_cpu_seconds() const;
   // The last `lines` lines of its log (indented, joined by line breaks), and how many it has.
   std::string log_tail(std::size_t lines) const;
   std::size_t log_lines() const;
