@@ -751,7 +751,7 @@ void Bench::note_load(const std::string& what, const Load& l) {
       s2 += ", commits waited " + fmt(m("chatd_rtm_commit_wait_seconds_total"), 2) + " s for the log to be read";
     for (const char* k :
          {"chatd_rtm_request_errors_total", "chatd_rtm_request_timeouts_total", "chatd_rtm_disconnects_total",
-          "chatd_ws_slow_clients_dropped_total", "chatd_ws_oversized_messages_total"}) {
+          "chatd_ws_slow_clients_dropped_total", "chatd_ws_oversized_messages_total", "chatd_sqlite_wal_holds_total"}) {
       if (m(k) != 0) s2 += ", " + std::string(k) + " " + fmt_int(m(k));
     }
     notes.push_back(s2);
