@@ -828,9 +828,14 @@ std::vector<model::Customer> SociStore::list_customers(const CustomerFilter& fil
 }
 
 std::optional<model::Customer> SociStore::find_customer(std::string_view id) {
+  if (depth_ > 0) {
+    if (const auto it = tx_cache_.customers.find(std::string(id)); it != tx_cache_.customers.end()) return it->second;
+  }
   Where w;
   w.add("id = " + w.text(std::string(id)));
-  return first_row(query_customers(w.sql, w.texts, w.ints));
+  auto customer = first_row(query_customers(w.sql, w.texts, w.ints));
+  if (depth_ > 0 && customer) tx_cache_.customers.emplace(customer->id, *customer);
+  return customer;
 }
 
 namespace {
@@ -871,6 +876,7 @@ struct CustomerCols {
 }  // namespace
 
 void SociStore::insert_customer(const model::Customer& c) {
+  tx_cache_.customers.erase(c.id);
   guarded("adding a customer", [&] {
     auto q = reuse<CustomerCols>("INSERT INTO customer (id, name, email, kind, availability, last_seen, create_time, "
                                  "change_time, profile, banned) VALUES (:id, :n, :e, :k, :a, :s, :ct, :mt, :pr, :b)",
@@ -881,6 +887,7 @@ void SociStore::insert_customer(const model::Customer& c) {
 }
 
 void SociStore::update_customer(const model::Customer& c) {
+  tx_cache_.customers.erase(c.id);  // read again as stored
   guarded("updating a customer", [&] {
     auto q = reuse<CustomerCols>("UPDATE customer SET name = :n, email = :e, kind = :k, availability = :a, "
                                  "last_seen = :s, change_time = :mt, profile = :pr, banned = :b WHERE id = :id",

@@ -184,17 +184,20 @@ class SociStore final : public Store {
   std::chrono::steady_clock::time_point last_checkpoint_{};
   long long page_size_{0};          // SQLite's, read by bulk_mode
   std::int64_t wal_frames_{0};       // in bulk mode: the WAL's frames after the last commit
-  // What this write transaction has read or written of chats, their threads and participants, and
-  // meta: a request's checks and the engine's operations read the same rows several times. Writers
-  // run one at a time (BEGIN IMMEDIATE; kWriteLock on PostgreSQL), so nothing else changes these
-  // rows before the transaction ends. Emptied when the transaction ends and by any rollback; every
+  // What this write transaction has read or written of chats, their threads and participants,
+  // customers and meta: a request's checks and the engine's operations read the same rows several
+  // times, and a batch of chatd's requests the same customers. Writers run one at a time (BEGIN
+  // IMMEDIATE; kWriteLock on PostgreSQL), so nothing else changes these rows before the
+  // transaction ends. Emptied when the transaction ends and by any rollback; every
   // write to a cached table updates or drops what it touches.
   struct TxCache {
     std::unordered_map<model::ChatId, model::Chat> chats;
     std::unordered_map<model::ChatId, std::vector<model::Thread>> threads;
     std::unordered_map<model::ChatId, std::vector<model::Participant>> participants;
     std::unordered_map<std::string, std::optional<std::string>> meta;
+    std::unordered_map<std::string, model::Customer> customers;
     void clear() {
+      customers.clear();
       chats.clear();
       threads.clear();
       participants.clear();

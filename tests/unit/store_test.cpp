@@ -212,6 +212,40 @@ TEST_CASE("meta values are set and replaced", "[store]") {
   CHECK(s->meta_get("k") == "2");
 }
 
+TEST_CASE("a write transaction's reads of a customer see its own writes and its rollbacks", "[store]") {
+  const auto backend = GENERATE(from_range(test::test_backends()));
+  INFO("backend " << backend);
+  auto db = test::make_test_database(backend);
+  auto s = open(*db);
+  s->migrate();
+  model::Customer c;
+  c.id = "cust-1";
+  c.name = "Ann";
+  {
+    store::WriteTransaction tx(*s);
+    CHECK_FALSE(s->find_customer("cust-1"));
+    s->insert_customer(c);
+    CHECK(s->find_customer("cust-1")->name == "Ann");
+    tx.commit();
+  }
+  store::WriteTransaction tx(*s);
+  CHECK(s->find_customer("cust-1")->name == "Ann");  // now remembered for the transaction
+  c.name = "Bea";
+  c.banned = true;
+  s->update_customer(c);
+  CHECK(s->find_customer("cust-1")->name == "Bea");
+  CHECK(s->find_customer("cust-1")->banned);
+  {
+    store::WriteTransaction nested(*s);  // a savepoint, as chatd runs each request
+    c.name = "Cid";
+    s->update_customer(c);
+    CHECK(s->find_customer("cust-1")->name == "Cid");
+  }  // rolled back
+  CHECK(s->find_customer("cust-1")->name == "Bea");
+  tx.commit();
+  CHECK(s->find_customer("cust-1")->name == "Bea");
+}
+
 TEST_CASE("the event log appends in order inside transactions only", "[store]") {
   const auto backend = GENERATE(from_range(test::test_backends()));
   auto db = test::make_test_database(backend);
