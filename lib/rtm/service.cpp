@@ -66,7 +66,10 @@ struct Answer {
 // halved send_event's rate. SQLite's savepoints cost nothing alike.
 constexpr std::size_t kMaxBatchSqlite = 256;
 constexpr std::size_t kMaxBatchPostgres = 64;
-constexpr std::size_t kRouteInWorker = 4;  // batches up to this size: the worker pushes their events itself
+// Batches up to this size: the worker pushes their events itself. At 1,000 connections and
+// 8,000 send_events/s (batches of 4 to 6) 16 rather than 4 took the follower from 0.2 cores to
+// 0.02, the time commits waited for it from 8% to under 1%, and p50 from 1.2-1.6 to 1.0 ms.
+constexpr std::size_t kRouteInWorker = 16;
 constexpr auto kCheckpointPause = std::chrono::milliseconds(100);  // between background checkpoints
 constexpr auto kWalHoldRetry = std::chrono::milliseconds(10);      // between two restart_wal
 constexpr auto kWalHoldBackoff = std::chrono::milliseconds(200);   // after one left frames behind
@@ -541,8 +544,9 @@ class Service::Impl {
     // was written with (no hand-off, no cache to reload); else the follower is woken.
     // A small batch's events are routed here too, on the worker's own session, whose cache holds
     // what they concern: the follower would first read those pages again (another session just
-    // wrote them), and a thread hand-off costs more than a few events' routing. A large batch is
-    // the follower's, on the other core, while the worker goes on. Either way under publish_mu_,
+    // wrote them), and a thread hand-off costs more than a few events' routing; and the next
+    // commit does not wait for the follower to finish with publish_mu_. A large batch is the
+    // follower's, on the other core, while the worker goes on. Either way under publish_mu_,
     // which a batch that failed before its commit does not hold yet.
     const bool route_here = single_ || batch.size() <= kRouteInWorker;
     if (route_here) {
