@@ -18,6 +18,8 @@ function(chatctl_embed_migrations out_file)
       set(_desc "${CMAKE_MATCH_2}")
       math(EXPR _version "${_version} + 0")
       file(READ "${_f}" _sql)
+      # Re-run CMake when a migration's text changes, not only when one is added or removed.
+      set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS "${_f}")
       string(APPEND _body "      {${_version}, \"${_desc}\", R\"chatctl_sql(${_sql})chatctl_sql\"},\n")
     endforeach()
     string(APPEND _body "  };\n  return kMigrations;\n}\n\n")

@@ -360,7 +360,7 @@ class Service::Impl {
     metric("chatd_rtm_transactions_total", "counter", "Database transactions (each holds a batch of requests)",
            batches_.load());
     metric("chatd_rtm_commit_wait_seconds_total", "counter",
-           "Time batches waited to commit while the log was read for pushes",
+           "Time batches waited to commit while the follower read the log for pushes",
            static_cast<double>(publish_wait_ns_.load()) / 1e9);
     metric("chatd_rtm_pushes_total", "counter", "Push frames sent", pushes_.load());
     metric("chatd_rtm_disconnects_total", "counter", "Connections closed by chatd with customer_disconnected",

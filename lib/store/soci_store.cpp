@@ -460,8 +460,34 @@ int SociStore::migrate() {
     spdlog::info("applying migration {:04d}_{}", m.version, m.name);
     const std::string what = "applying migration " + std::to_string(m.version);
     guarded(what.c_str(), [&] {
-      for (const auto& statement : split_sql_script(m.sql)) sql_ << statement;
-      if (backend_ == Backend::sqlite && m.sql.find("writable_schema") != std::string_view::npos) schema_edited();
+      // A SQLite script that edits sqlite_master does so between `PRAGMA writable_schema = ON`
+      // and `= OFF`; the schema is read again right after (schema_edited), before any later
+      // statement is compiled against the stale one. Should the script fail in between, the
+      // connection does not stay in that mode.
+      bool editing = false;
+      const core::OnExit stop_editing([&] {
+        if (!editing) return;
+        try {
+          sql_ << "PRAGMA writable_schema = OFF";
+        } catch (const std::exception&) {
+        }
+      });
+      for (const auto& statement : split_sql_script(m.sql)) {
+        sql_ << statement;
+        if (backend_ != Backend::sqlite) continue;
+        const std::string s = core::to_lower(statement);
+        if (!s.starts_with("pragma") || s.find("writable_schema") == std::string::npos) continue;
+        if (s.find('=') == std::string::npos && s.find('(') == std::string::npos) continue;  // a read
+        const bool off = s.ends_with("off") || s.ends_with("0") || s.ends_with("false") || s.ends_with("no");
+        if (!off) {
+          editing = true;
+        } else if (editing) {
+          editing = false;
+          schema_edited();
+        }
+      }
+      if (editing) throw Error(ErrorKind::internal, "migration " + std::to_string(m.version) +
+                                                         " leaves PRAGMA writable_schema on");
       const int version = m.version;
       const std::string name(m.name);
       const long long now = core::SystemClock{}.now();

@@ -5,8 +5,12 @@
 #include <algorithm>
 #include <filesystem>
 #include <functional>
+#include <map>
+#include <regex>
+#include <sstream>
 
 #include "core/error.hpp"
+#include "core/text.hpp"
 #include <soci/postgresql/soci-postgresql.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
@@ -97,34 +101,74 @@ TEST_CASE("SQLite: the CHECK IN lists become ORs in place, rows kept, checks sti
   }
   sql << "INSERT INTO chat_channel (name, group_name, valid_id, create_time, create_by, change_time, change_by) "
          "VALUES ('kept', 'users', 2, 1, 'test', 1, 'test')";
-  const auto lists = [&] {
-    // Every `x IN (a, b, c...)` left in a table definition.
-    std::vector<std::string> found;
+  const auto definitions = [&] {
+    std::map<std::string, std::string> out;
     std::string name;
     std::string text;
     soci::statement st = (sql.prepare << "SELECT name, sql FROM sqlite_master WHERE type = 'table'", soci::into(name),
                           soci::into(text));
     st.execute();
-    while (st.fetch()) {
-      for (auto at = text.find(" IN ("); at != std::string::npos; at = text.find(" IN (", at + 1)) {
-        const auto list = text.substr(at, text.find(')', at) - at);
-        if (std::count(list.begin(), list.end(), ',') >= 2) found.push_back(name + ":" + list);
-      }
-    }
-    return found;
+    while (st.fetch()) out[name] = text;
+    return out;
   };
-  REQUIRE(lists().size() == 12);
+  const auto schema_version = [&] {
+    int v = 0;
+    sql << "PRAGMA schema_version", soci::into(v);
+    return v;
+  };
+  const auto ephemeral_tables = [&](const std::string& statement) {
+    // What SQLite builds for a statement: each temporary B-tree is an OpenEphemeral.
+    int addr = 0;
+    std::string opcode;
+    int n = 0;
+    soci::statement st = (sql.prepare << "EXPLAIN " + statement, soci::into(addr), soci::into(opcode));
+    st.execute();
+    while (st.fetch()) n += opcode == "OpenEphemeral" ? 1 : 0;
+    return n;
+  };
+  const std::string participant_insert =
+      "INSERT INTO chat_participant (chat_id, chatter_id, chatter_name, chatter_type, chatter_active, monitoring, "
+      "permission_level, create_time) VALUES (1, 'a', 'A', 'User', 1, 0, 'Owner', 1)";
+
+  // What 0008 must leave: every `x IN (a, b, c...)` of three values or more as `x = a OR x = b ...`,
+  // and nothing else changed.
+  const auto before = definitions();
+  std::map<std::string, std::string> expected;
+  int lists = 0;
+  const std::regex in_list(R"((\w+) IN \(([^)]*)\))");
+  for (const auto& [table, text] : before) {
+    std::string out;
+    auto from = text.cbegin();
+    for (std::sregex_iterator it(text.begin(), text.end(), in_list), end; it != end; ++it) {
+      const std::string column = (*it)[1];
+      std::vector<std::string> values;
+      std::stringstream items((*it)[2]);
+      for (std::string v; std::getline(items, v, ',');) values.push_back(std::string(core::trim(v)));
+      if (values.size() < 3) continue;
+      ++lists;
+      out.append(from, (*it)[0].first);
+      for (std::size_t i = 0; i < values.size(); ++i) out += (i ? " OR " : "") + column + " = " + values[i];
+      from = (*it)[0].second;
+    }
+    out.append(from, text.cend());
+    expected[table] = out;
+  }
+  REQUIRE(lists == 12);
+  CHECK(ephemeral_tables(participant_insert) == 4);
+  const int version = schema_version();
 
   auto s = open(*db);
   CHECK(s->migrate() == 1);
-  CHECK(lists().empty());
+  CHECK(definitions() == expected);
+  CHECK(schema_version() == version + 1);
+  // The session opened before the migration compiles against the new definitions.
+  CHECK(ephemeral_tables(participant_insert) == 0);
   std::string integrity;
   sql << "PRAGMA integrity_check", soci::into(integrity);
   CHECK(integrity == "ok");
   int valid = 0;
   sql << "SELECT valid_id FROM chat_channel WHERE name = 'kept'", soci::into(valid);
   CHECK(valid == 2);
-  // The checks still hold, in the session opened before the migration too.
   CHECK_THROWS_WITH(sql << "UPDATE chat_channel SET valid_id = 4", Catch::Contains("CHECK constraint failed"));
   CHECK_THROWS_WITH(sql << "UPDATE chat_channel SET valid_id = 0", Catch::Contains("CHECK constraint failed"));
   sql << "UPDATE chat_channel SET valid_id = 3";
@@ -229,7 +273,7 @@ TEST_CASE("a write transaction's reads of a customer see its own writes and its 
     tx.commit();
   }
   store::WriteTransaction tx(*s);
-  CHECK(s->find_customer("cust-1")->name == "Ann");  // now remembered for the transaction
+  CHECK(s->find_customer("cust-1")->name == "Ann");  // read inside the transaction
   c.name = "Bea";
   c.banned = true;
   s->update_customer(c);
