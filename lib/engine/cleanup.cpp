@@ -7,8 +7,8 @@
 #include <chrono>
 
 #include "core/error.hpp"
-#include "core/scope.hpp"
 #include "core/interrupt.hpp"
+#include "core/scope.hpp"
 
 namespace chatctl::engine {
 namespace {

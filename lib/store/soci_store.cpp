@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -418,6 +419,22 @@ std::vector<MigrationState> SociStore::migration_status() {
   return out;
 }
 
+namespace {
+
+// `PRAGMA writable_schema = ON` (true) or `= OFF` (false), in any case and spacing, as a
+// migration script switches SQLite's schema editing; nullopt for any other statement.
+std::optional<bool> writable_schema_switch(std::string_view statement) {
+  std::string s;
+  for (const char c : statement) {
+    if (!std::isspace(static_cast<unsigned char>(c))) s += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  if (s == "pragmawritable_schema=on") return true;
+  if (s == "pragmawritable_schema=off") return false;
+  return std::nullopt;
+}
+
+}  // namespace
+
 int SociStore::migrate() {
   // The common case, everything applied, is a plain read: no write lock, so read-only commands
   // run beside a writer.
@@ -461,9 +478,9 @@ int SociStore::migrate() {
     const std::string what = "applying migration " + std::to_string(m.version);
     guarded(what.c_str(), [&] {
       // A SQLite script that edits sqlite_master does so between `PRAGMA writable_schema = ON`
-      // and `= OFF`; the schema is read again right after (schema_edited), before any later
-      // statement is compiled against the stale one. Should the script fail in between, the
-      // connection does not stay in that mode.
+      // and `= OFF` (those two forms); the schema is read again right after (schema_edited),
+      // before any later statement is compiled against the stale one. Should the script fail in
+      // between, the connection does not stay in that mode.
       bool editing = false;
       const core::OnExit stop_editing([&] {
         if (!editing) return;
@@ -475,13 +492,10 @@ int SociStore::migrate() {
       for (const auto& statement : split_sql_script(m.sql)) {
         sql_ << statement;
         if (backend_ != Backend::sqlite) continue;
-        const std::string s = core::to_lower(statement);
-        if (!s.starts_with("pragma") || s.find("writable_schema") == std::string::npos) continue;
-        if (s.find('=') == std::string::npos && s.find('(') == std::string::npos) continue;  // a read
-        const bool off = s.ends_with("off") || s.ends_with("0") || s.ends_with("false") || s.ends_with("no");
-        if (!off) {
+        const auto on = writable_schema_switch(statement);
+        if (on && *on) {
           editing = true;
-        } else if (editing) {
+        } else if (on && editing) {
           editing = false;
           schema_edited();
         }

@@ -16,6 +16,7 @@
 #include "model/chat.hpp"
 #include "rtm/actions.hpp"
 #include "store/store.hpp"
+#include "support/agents.hpp"
 
 namespace chatctl::fuzz {
 namespace {
@@ -46,12 +47,7 @@ class Fixture {
     customer.id = "cust-1";
     customer.name = "Thomas Anderson";
     people.add_customer(customer, false);
-    engine::AgentFields agent;
-    agent.login = "agent1";
-    agent.name = "Agent Smith";
-    agent.add_groups = {"users"};
-    people.add_agent(agent, false);
-    people.set_agent_availability("agent1", model::AgentAvailability::online, false);
+    test::add_online_agent(people);
     {
       store::WriteTransaction tx(*store_);
       model::CustomerToken token;

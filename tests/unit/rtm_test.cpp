@@ -14,6 +14,7 @@
 #include "engine/people.hpp"
 #include "rtm/protocol.hpp"
 #include "rtm/service.hpp"
+#include "support/agents.hpp"
 #include "support/databases.hpp"
 #include "support/rtm_client.hpp"
 
@@ -21,16 +22,6 @@ using namespace chatctl;
 using json = nlohmann::json;
 
 namespace {
-
-// agent1 (Agent Smith, group users), on-line.
-void add_online_agent(engine::People& people) {
-  engine::AgentFields f;
-  f.login = "agent1";
-  f.name = "Agent Smith";
-  f.add_groups = {"users"};
-  people.add_agent(f, false);
-  people.set_agent_availability("agent1", model::AgentAvailability::online, false);
-}
 
 struct Fixture {
   explicit Fixture(const std::string& backend, std::vector<std::pair<std::string, std::string>> extra = {})
@@ -53,7 +44,7 @@ struct Fixture {
 
   void agent_online() {
     auto p = people();
-    add_online_agent(p);
+    test::add_online_agent(p);
   }
 
   std::unique_ptr<test::TestDatabase> db;
@@ -316,7 +307,7 @@ TEST_CASE("rtm: a service on one session in scratch mode pushes what write() com
       f.id = "cust-1";
       people.add_customer(f, false);
       token = people.issue_token("cust-1", 3600, false).token;
-      add_online_agent(people);
+      test::add_online_agent(people);
     });
     auto c = std::make_unique<test::RtmConnection>(service);
     REQUIRE(ok(c->request("login", {{"token", token}})));

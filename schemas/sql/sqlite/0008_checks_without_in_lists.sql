@@ -1,6 +1,7 @@
 -- SQLite checks `x IN (a, b, c)` (three values or more) by building a temporary B-tree of the
 -- list on every row it inserts or updates: two on each message (more than half of a message
--- insert's time, measured), four on each participant. `x = a OR x = b OR x = c` says the same without one.
+-- insert's time, measured), four on each participant. `x = a OR x = b OR x = c` says the same
+-- without one.
 --
 -- A CHECK constraint does not change how rows are stored, so the table definitions are edited
 -- in place, as SQLite documents for removing or changing constraints ("ALTER TABLE: making other
