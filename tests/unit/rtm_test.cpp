@@ -355,15 +355,19 @@ TEST_CASE("rtm: write() is refused by a service with sessions of its own", "[rtm
 }
 
 TEST_CASE("rtm: every event is pushed once to each connection, whichever thread routes its batch", "[rtm]") {
-  // Pipelined requests from three connections make batches of several sizes, which the worker
-  // routes itself (four requests or fewer) or leaves to the follower; each connection must see
-  // each message once either way.
+  // Pipelined requests from six connections (48 a round, sent at once while the worker is busy
+  // with the first) make batches of several sizes, which the worker routes itself (sixteen
+  // requests or fewer) or leaves to the follower; each connection must see each message once
+  // either way.
   const auto backend = GENERATE(from_range(test::test_backends()));
   Fixture fx(backend);
   fx.agent_online();
-  test::RtmConnection a(*fx.service), b(*fx.service), c(*fx.service), watcher(*fx.service);
-  for (auto* conn : {&a, &b, &c, &watcher}) REQUIRE(ok(conn->request("login", {{"token", fx.token}})));
-  const auto started = a.request("start_chat", json::object());
+  std::vector<std::unique_ptr<test::RtmConnection>> senders;
+  for (int i = 0; i < 6; ++i) senders.push_back(std::make_unique<test::RtmConnection>(*fx.service));
+  test::RtmConnection watcher(*fx.service);
+  for (auto& conn : senders) REQUIRE(ok(conn->request("login", {{"token", fx.token}})));
+  REQUIRE(ok(watcher.request("login", {{"token", fx.token}})));
+  const auto started = senders.front()->request("start_chat", json::object());
   REQUIRE(ok(started));
   const std::string chat_id = started["payload"]["chat_id"];
   constexpr int kRounds = 5;
@@ -371,7 +375,7 @@ TEST_CASE("rtm: every event is pushed once to each connection, whichever thread 
   int sent = 0;
   for (int round = 0; round < kRounds; ++round) {
     for (int i = 0; i < kPerRound; ++i) {
-      for (auto* conn : {&a, &b, &c}) {
+      for (auto& conn : senders) {
         conn->raw(json{{"request_id", "r" + std::to_string(sent)},
                        {"action", "send_event"},
                        {"payload", {{"chat_id", chat_id}, {"event", {{"type", "message"}, {"text", std::to_string(sent)}}}}}}
@@ -380,9 +384,10 @@ TEST_CASE("rtm: every event is pushed once to each connection, whichever thread 
       }
     }
     for (int i = 0; i < kPerRound; ++i) {
-      for (auto* conn : {&a, &b, &c}) REQUIRE(ok(conn->any_response()));
+      for (auto& conn : senders) REQUIRE(ok(conn->any_response()));
     }
   }
+  INFO(fx.service->metrics());  // on a failure: transactions against requests, the batch sizes
   std::set<std::string> texts;
   for (int i = 0; i < sent; ++i) {
     const auto p = watcher.push("incoming_event");
