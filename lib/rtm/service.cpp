@@ -1,7 +1,10 @@
 #include "rtm/service.hpp"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <array>
 #include <condition_variable>
 #include <deque>
 #include <list>
@@ -73,6 +76,11 @@ constexpr std::size_t kRouteInWorker = 16;
 constexpr auto kCheckpointPause = std::chrono::milliseconds(100);  // between background checkpoints
 constexpr auto kWalHoldRetry = std::chrono::milliseconds(10);      // between two restart_wal
 constexpr auto kWalHoldBackoff = std::chrono::milliseconds(200);   // after one left frames behind
+// Upper bounds of chatd_rtm_request_duration_seconds's buckets: fine around a batch's commit (well
+// under a millisecond) and the few milliseconds a request may take under load; request timeouts
+// (15 s and the check's 0.1 s) fall in the last.
+constexpr std::array<double, 17> kRequestBuckets{0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025,
+                                                 0.05,    0.1,    0.25,  0.5,   1,     2.5,   5,     30};
 constexpr double kRequestsPerSecond = 1000;  // per connection; beyond it too_many_requests
 constexpr double kRequestBurst = 1000;
 
@@ -190,10 +198,12 @@ class Service::Impl {
   void receive(const std::shared_ptr<Client>& c, std::string frame) {
     if (c->closed) return;
     if (observer_) observer_->received(c->id, frame);
-    c->last_seen_ns = Clock::now().time_since_epoch().count();
+    const auto received = Clock::now();
+    c->last_seen_ns = received.time_since_epoch().count();
     ++frames_in_;
     if (stopping_) {
       answer_error(*c, frame, ErrorType::service_unavailable);
+      count_answered(Clock::now() - received);
       return;
     }
     bool flooding = false;
@@ -208,6 +218,7 @@ class Service::Impl {
     }
     if (flooding) {  // answered outside c->mu: sending may end the connection, which takes it
       answer_error(*c, frame, ErrorType::too_many_requests);
+      count_answered(Clock::now() - received);
       return;
     }
     // Decoding, unknown actions and ping need no database: answered here, on the caller's thread.
@@ -220,17 +231,19 @@ class Service::Impl {
     } catch (const RtmError& e) {
       ++request_errors_;
       send(*c, error_frame(rid, action, e.type(), e.what()));
+      count_answered(Clock::now() - received);
       return;
     }
     if (request.action == "ping") {
-      ++requests_;
       send(*c, response_frame(request.request_id, request.action, nlohmann::json::object()));
+      count_answered(Clock::now() - received);
       return;
     }
     if (c->pending >= limits_.pending_requests) {
       ++request_errors_;
       send(*c, error_frame(rid, action, ErrorType::pending_requests_limit_reached,
                            default_message(ErrorType::pending_requests_limit_reached)));
+      count_answered(Clock::now() - received);
       return;
     }
     ++c->pending;
@@ -352,11 +365,24 @@ class Service::Impl {
     metric("chatd_rtm_customers_logged_in", "gauge", "RTM connections logged in", logged_in);
     metric("chatd_rtm_connections_total", "counter", "RTM connections accepted", connections_total_.load());
     metric("chatd_rtm_frames_received_total", "counter", "Text frames received", frames_in_.load());
-    metric("chatd_rtm_requests_total", "counter", "Requests answered", requests_.load());
+    metric("chatd_rtm_requests_total", "counter", "Requests answered (pings, errors and timeouts included)", requests_.load());
     metric("chatd_rtm_request_errors_total", "counter", "Requests answered with an error", request_errors_.load());
     metric("chatd_rtm_request_timeouts_total", "counter", "Requests answered with request_timeout", timeouts_.load());
     metric("chatd_rtm_request_seconds_total", "counter", "Time from receiving requests to answering them",
            static_cast<double>(request_ns_.load()) / 1e9);
+    {
+      // A histogram: cumulative counts by upper bound, then the sum and the count.
+      const char* name = "chatd_rtm_request_duration_seconds";
+      out += std::string("# HELP ") + name + " Time from receiving requests to answering them\n# TYPE " + name +
+             " histogram\n";
+      std::uint64_t count = 0;
+      for (std::size_t i = 0; i <= kRequestBuckets.size(); ++i) {
+        count += request_buckets_[i].load();
+        const std::string le = i < kRequestBuckets.size() ? fmt::format("{}", kRequestBuckets[i]) : "+Inf";
+        out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name, le, count);
+      }
+      out += fmt::format("{}_sum {}\n{}_count {}\n", name, static_cast<double>(request_ns_.load()) / 1e9, name, count);
+    }
     metric("chatd_rtm_transactions_total", "counter", "Database transactions (each holds a batch of requests)",
            batches_.load());
     metric("chatd_rtm_commit_wait_seconds_total", "counter",
@@ -438,6 +464,16 @@ class Service::Impl {
     }
     ++request_errors_;
     send(c, error_frame(rid, action, type, default_message(type)));
+  }
+
+  // A request answered `took` after it was received, however: chatd_rtm_requests_total and the
+  // chatd_rtm_request_duration_seconds histogram.
+  void count_answered(Clock::duration took) {
+    ++requests_;
+    request_ns_ += static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(took).count());
+    const double seconds = std::chrono::duration<double>(took).count();
+    const auto bucket = std::lower_bound(kRequestBuckets.begin(), kRequestBuckets.end(), seconds);
+    ++request_buckets_[static_cast<std::size_t>(bucket - kRequestBuckets.begin())];
   }
 
   // Removes the job's entry from its client's in-flight list.
@@ -526,8 +562,7 @@ class Service::Impl {
       --c.pending;
       settle(c, job.answered);
       if (job.answered->exchange(true)) continue;  // timed out already
-      ++requests_;
-      request_ns_ += std::chrono::duration_cast<std::chrono::nanoseconds>(now - job.received).count();
+      count_answered(now - job.received);
       if (!committed) {
         c.session = Session{};
         answer_error(c, job.frame, ErrorType::service_unavailable);
@@ -772,17 +807,20 @@ class Service::Impl {
         disconnect(c, "access_token_expired");
         continue;
       }
-      std::vector<std::pair<nlohmann::json, std::string>> expired;
+      std::vector<std::pair<std::pair<nlohmann::json, std::string>, Clock::duration>> expired;  // and how long ago
       {
         std::lock_guard lock(c->mu);
         auto id = c->inflight_ids.begin();
         for (auto it = c->inflight.begin(); it != c->inflight.end(); ++it, ++id) {
-          if (now - it->first > limits_.request_timeout && !it->second->exchange(true)) expired.push_back(*id);
+          if (now - it->first > limits_.request_timeout && !it->second->exchange(true)) {
+            expired.emplace_back(*id, now - it->first);
+          }
         }
       }
-      for (const auto& [rid, action] : expired) {
+      for (const auto& [id, took] : expired) {
         ++timeouts_;
-        send(*c, error_frame(rid, action, ErrorType::request_timeout, default_message(ErrorType::request_timeout)));
+        send(*c, error_frame(id.first, id.second, ErrorType::request_timeout, default_message(ErrorType::request_timeout)));
+        count_answered(took);
       }
     }
   }
@@ -836,6 +874,7 @@ class Service::Impl {
   std::atomic<std::int64_t> cursor_{0};
   std::atomic<std::uint64_t> connections_total_{0}, frames_in_{0}, requests_{0}, request_errors_{0}, timeouts_{0},
       batches_{0}, pushes_{0}, disconnects_{0}, request_ns_{0}, wal_holds_{0}, publish_wait_ns_{0};
+  std::array<std::atomic<std::uint64_t>, kRequestBuckets.size() + 1> request_buckets_{};  // the last: beyond all
 
   std::shared_ptr<Observer> observer_;  // set before the first connection, then only read
 

@@ -235,6 +235,25 @@ def test_a_flood_from_a_client_that_does_not_read_leaves_the_server_answering(cl
     run(scenario())
 
 
+def check_request_histogram(metrics, answered):
+    """chatd_rtm_request_duration_seconds is a Prometheus histogram of the `answered` requests."""
+    values = {}
+    for line in metrics.splitlines():
+        if line and not line.startswith("#"):
+            key, value = line.rsplit(" ", 1)
+            values[key] = float(value)
+    name = "chatd_rtm_request_duration_seconds"
+    assert f"# TYPE {name} histogram" in metrics
+    buckets = [(k[len(name) + len('_bucket{le="'):-2], v) for k, v in values.items() if k.startswith(name + "_bucket")]
+    bounds = [float(le) for le, _ in buckets[:-1]]
+    assert bounds == sorted(bounds) and buckets[-1][0] == "+Inf"
+    counts = [v for _, v in buckets]
+    assert counts == sorted(counts), "buckets are cumulative"
+    assert counts[-1] == values[name + "_count"] == values["chatd_rtm_requests_total"] == answered
+    assert values[name + "_sum"] == pytest.approx(values["chatd_rtm_request_seconds_total"], abs=1e-5)
+    assert 0 < values[name + "_sum"] < 15 * answered
+
+
 def test_health_metrics_and_graceful_shutdown(cli, chatd):
     tokens = setup_people(cli)
     server = chatd()
@@ -249,6 +268,9 @@ def test_health_metrics_and_graceful_shutdown(cli, chatd):
     async def scenario():
         c = await Rtm.connect(server.url())
         await c.ok("login", {"token": tokens["cust-1"]})
+        await c.ok("ping")
+        await c.ok("ping")
+        check_request_histogram(urllib.request.urlopen(server.http("/metrics"), timeout=5).read().decode(), 3)
         server.proc.send_signal(__import__("signal").SIGTERM)
         assert (await c.push("customer_disconnected"))["reason"] == "service_temporarily_unavailable"
         with pytest.raises(websockets.ConnectionClosed) as closed:

@@ -755,6 +755,27 @@ void Bench::note_load(const std::string& what, const Load& l) {
       if (m(k) != 0) s2 += ", " + std::string(k) + " " + fmt_int(m(k));
     }
     notes.push_back(s2);
+    // chatd's own share of the latency: from receiving a request to queueing its answer, as its
+    // histogram has it (each quantile as the bucket's upper bound that holds it).
+    const std::string bucket = "chatd_rtm_request_duration_seconds_bucket{le=\"";
+    std::vector<std::pair<double, double>> cumulative;  // upper bound (s), count
+    for (const auto& [key, count] : l.metrics_delta) {
+      if (key.starts_with(bucket) && key.ends_with("\"}")) {
+        const std::string le = key.substr(bucket.size(), key.size() - bucket.size() - 2);
+        cumulative.emplace_back(le == "+Inf" ? HUGE_VAL : std::atof(le.c_str()), count);
+      }
+    }
+    std::sort(cumulative.begin(), cumulative.end());
+    if (!cumulative.empty() && cumulative.back().second > 0) {
+      auto quantile = [&](double q) {
+        for (const auto& [le, count] : cumulative) {
+          if (count >= q * cumulative.back().second) return std::isinf(le) ? std::string("beyond 30 s") : fmt(le * 1e3, 1) + " ms";
+        }
+        return std::string("?");
+      };
+      notes.push_back("  chatd's own time from request to answer (its histogram): p50 <= " + quantile(0.5) +
+                      ", p99 <= " + quantile(0.99));
+    }
   }
 }
 
