@@ -35,27 +35,47 @@ const model::Participant* participant(const ChatView& v, const std::string& id) 
   return nullptr;
 }
 
+// Events whose pushes need of their chat only what they leave as it was: its customers (requester
+// and participants, and whether they left), its status, its last thread and its group. A chat read
+// before serves them. Every change of those is logged as an event of another type (ChatAdd,
+// ChatUpdate, ChatChannelUpdate, ChatParticipant*, ChatInvite, ChatDecline, ChatDelete, ...),
+// which has the chat read again; so is any type not listed here. One exception is checked where
+// it happens: a message posted to a chat without threads opens its first thread.
+bool keeps_view(std::string_view type) {
+  return type == "ChatMessageAdd" || type == "ChatEventUpdate" || type == "ChatTyping" || type == "ChatEventsSeen" ||
+         type == "ChatPropertiesUpdate" || type == "ChatPropertiesDelete" || type == "ChatPostback";
+}
+
 }  // namespace
 
-PushRouter::PushRouter(store::Store& store) : store_(store) { new_batch(); }
+PushRouter::PushRouter(store::Store& store, std::shared_ptr<Memory> memory)
+    : store_(store), memory_(memory ? std::move(memory) : std::make_shared<Memory>()) {
+  reader_.emplace(store_, default_channel_);
+}
 
-void PushRouter::new_batch() {
-  views_.clear();
+void PushRouter::new_batch(std::int64_t after) {
+  auto& m = *memory_;
+  ++m.batch;
+  if (m.routed_up_to != after || m.views.size() > kMaxViews) m.views.clear();
+  m.routed_up_to = after;
   reader_.emplace(store_, default_channel_);
 }
 
 void PushRouter::rows_replaced() {
   default_channel_.forget();
-  new_batch();
+  memory_->views.clear();
+  memory_->routed_up_to.reset();
 }
 
-const ChatView* PushRouter::chat(model::ChatId id) {
-  auto it = views_.find(id);
-  if (it == views_.end()) it = views_.emplace(id, reader_->chat(id)).first;
-  return it->second ? &*it->second : nullptr;
+const ChatView* PushRouter::chat(model::ChatId id, bool earlier_will_do) {
+  auto& v = memory_->views[id];
+  // A chat that was not there is looked for again: nothing says when it came.
+  if (v.batch != memory_->batch && !(earlier_will_do && v.chat)) v = {reader_->chat(id), memory_->batch};
+  return v.chat ? &*v.chat : nullptr;
 }
 
 std::vector<Delivery> PushRouter::route(const store::EventRecord& e) {
+  memory_->routed_up_to = e.seq;
   const json payload = json::parse(e.payload, nullptr, false);
   if (!payload.is_object()) return {};
   // What concerns no customer is dropped before anything is read.
@@ -114,7 +134,11 @@ std::vector<Delivery> PushRouter::route(const store::EventRecord& e) {
 
   if (!e.chat_id) return {};
   Reader& reader = *reader_;
-  const ChatView* view = chat(*e.chat_id);
+  const ChatView* view = chat(*e.chat_id, keeps_view(e.type));
+  if (view && e.type == "ChatMessageAdd" &&
+      (view->threads.empty() || view->threads.back().id != payload.value("thread_id", view->threads.back().id))) {
+    view = chat(*e.chat_id, false);  // the message opened a thread the chat had not when read
+  }
   if (!view) return {};
   const auto& v = *view;
   const auto to = customers_of(v);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -29,22 +30,44 @@ struct Delivery {
 // nothing. Not thread-safe: one per database session.
 class PushRouter {
  public:
-  explicit PushRouter(store::Store& store);
+  // What a router remembers of chats between batches. Routers that take turns on one log (never
+  // at once: their caller serializes them) share one, so that whichever routes an event, the
+  // others know of it.
+  struct Memory;
+  explicit PushRouter(store::Store& store, std::shared_ptr<Memory> memory = nullptr);
   std::vector<Delivery> route(const store::EventRecord& event);
-  // Starts a batch of events read in one poll: the chats read for one event of the batch serve
-  // the others (every event of a batch was committed before any of it was read, so the state is
-  // as current as a fresh read's).
-  void new_batch();
+  // Starts a batch of events read in one poll, those after seq `after`: the chats read for one
+  // event of the batch serve the others (every event of a batch was committed before any of it
+  // was read, so the state is as current as a fresh read's). A chat read for an earlier batch
+  // serves only the events that leave its customers, status and last thread as they were (see
+  // keeps_view in pushes.cpp): the events that change those are in the log, and each makes the
+  // chat be read again. That holds only while this router sees every event: when some up to
+  // `after` were routed elsewhere (the service has two routers), it forgets all it read.
+  void new_batch(std::int64_t after);
   // The database's rows were replaced (replay's reset): nothing read before holds.
   void rows_replaced();
 
+  // Chats kept between batches; beyond it, all are dropped at the next batch.
+  static constexpr std::size_t kMaxViews = 2048;
+
+  struct Memory {
+    struct View {
+      std::optional<ChatView> chat;  // none: there was no such chat
+      std::uint64_t batch{0};        // the batch it was read in
+    };
+    std::unordered_map<model::ChatId, View> views;
+    std::uint64_t batch{0};
+    std::optional<std::int64_t> routed_up_to;  // the last event routed, none before the first batch
+  };
+
  private:
-  const ChatView* chat(model::ChatId id);
+  // The chat as read in this batch, or (`earlier_will_do`) in an earlier one.
+  const ChatView* chat(model::ChatId id, bool earlier_will_do);
 
   store::Store& store_;
   DefaultChannel default_channel_;  // it reads committed rows only: never taken back
   std::optional<Reader> reader_;
-  std::unordered_map<model::ChatId, std::optional<ChatView>> views_;
+  std::shared_ptr<Memory> memory_;
 };
 
 }  // namespace chatctl::rtm

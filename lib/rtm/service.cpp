@@ -129,7 +129,7 @@ class Service::Impl {
         follower_store_(single_ ? nullptr : engine::open_database(settings, clock)),
         log_store_(single_ ? *worker_store_ : *follower_store_),
         actions_(*worker_store_, settings, clock),
-        router_(log_store_) {
+        router_(log_store_, router_memory_) {
     cursor_ = log_store_.last_event_seq();
     if (!single_ && worker_store_->backend() == store::Backend::sqlite) {
       checkpoint_store_ = engine::open_database(settings, clock);
@@ -739,7 +739,7 @@ class Service::Impl {
         f.after = cursor_;
         f.limit = 500;
         const auto events = store.list_events(f);
-        router.new_batch();
+        router.new_batch(cursor_);
         for (const auto& e : events) {
           deliver(router.route(e), e.seq);
           cursor_ = e.seq;
@@ -834,8 +834,11 @@ class Service::Impl {
   store::Store& log_store_;  // where the log is read (under publish_mu_): the follower's session, or the one
   Actions actions_;
   engine::People people_{*worker_store_, settings_, clock_, "chatd"};  // the batch runner's (logouts)
+  // The two routers take turns under publish_mu_, each on its own session; they share what they
+  // remember of chats, so each knows of the events the other routed.
+  std::shared_ptr<PushRouter::Memory> router_memory_ = std::make_shared<PushRouter::Memory>();
   PushRouter router_;
-  PushRouter worker_router_{*worker_store_};  // whoever runs a batch routes through it (see run_batch)
+  PushRouter worker_router_{*worker_store_, router_memory_};  // whoever runs a batch routes through it (see run_batch)
 
   std::mutex queue_mu_;  // guards queue_, stop_ and working_
   std::condition_variable queue_cv_;

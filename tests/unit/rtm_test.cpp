@@ -13,6 +13,7 @@
 #include "engine/engine.hpp"
 #include "engine/people.hpp"
 #include "rtm/protocol.hpp"
+#include "rtm/pushes.hpp"
 #include "rtm/service.hpp"
 #include "support/agents.hpp"
 #include "support/databases.hpp"
@@ -396,4 +397,117 @@ TEST_CASE("rtm: every event is pushed once to each connection, whichever thread 
   }
   CHECK(texts.size() == static_cast<std::size_t>(sent));
   CHECK(watcher.push("incoming_event", std::chrono::milliseconds(300)).is_null());  // and nothing more
+}
+
+TEST_CASE("rtm: a router keeps chats between batches only while it sees every event", "[rtm]") {
+  // The worker's and the follower's routers each keep the chats they read; a chat read in an
+  // earlier batch serves messages and other events that leave its customers as they were. A
+  // change of those, routed by either router, must reach the next message's pushes.
+  const auto backend = GENERATE(from_range(test::test_backends()));
+  INFO("backend " << backend);
+  Fixture fx(backend);
+  fx.service.reset();  // the routers here are the test's own
+  {
+    auto people = fx.people();
+    engine::CustomerFields f;
+    f.id = "cust-2";
+    f.name = "Trinity";
+    people.add_customer(f, false);
+  }
+  auto chats = fx.chats();
+  engine::NewChat n;
+  n.requester_id = "cust-1";
+  n.requester_name = "Thomas Anderson";
+  const auto chat = chats.add_chat(n, false);
+  engine::ParticipantSpec customer;
+  customer.chatter_id = "cust-1";
+  customer.chatter_name = "Thomas Anderson";
+  customer.chatter_type = model::ChatterType::customer;
+  chats.add_participant(chat.id, customer, false);
+
+  rtm::PushRouter worker(*fx.store);
+  rtm::PushRouter follower(*fx.store);
+  std::int64_t cursor = fx.store->last_event_seq();
+  // Routes what was logged since the last call, as the service does; the pushes' recipients.
+  auto route = [&](rtm::PushRouter& router) {
+    store::EventFilter f;
+    f.after = cursor;
+    router.new_batch(cursor);
+    std::vector<std::pair<std::string, std::vector<std::string>>> out;  // (event type, customers)
+    for (const auto& e : fx.store->list_events(f)) {
+      for (auto& d : router.route(e)) out.emplace_back(e.type, std::move(d.customers));
+      cursor = e.seq;
+    }
+    return out;
+  };
+  auto post = [&](const std::string& text) {
+    engine::NewMessage m;
+    m.chatter_id = "cust-1";
+    m.chatter_type = model::ChatterType::customer;
+    m.text = text;
+    chats.add_message(chat.id, m, false);
+  };
+  auto add_trinity = [&] {
+    engine::ParticipantSpec p = customer;
+    p.chatter_id = "cust-2";
+    p.chatter_name = "Trinity";
+    chats.add_participant(chat.id, p, false);
+  };
+  using Routed = std::vector<std::pair<std::string, std::vector<std::string>>>;
+  const std::vector<std::string> one{"cust-1"};
+  const std::vector<std::string> both{"cust-1", "cust-2"};
+
+  post("first");
+  CHECK(route(worker) == Routed{{"ChatMessageAdd", one}});  // the chat is read here, and kept
+
+  SECTION("a change the same router routes is seen by its next batch") {
+    add_trinity();
+    CHECK(route(worker) == Routed{{"ChatParticipantAdd", both}});
+    post("second");
+    CHECK(route(worker) == Routed{{"ChatMessageAdd", both}});
+    chats.remove_participant(chat.id, model::ChatterType::customer, "cust-2", false);
+    post("third");
+    CHECK(route(worker) == Routed{{"ChatParticipantRemove", both}, {"ChatMessageAdd", one}});
+  }
+  SECTION("a change the other router routes is seen too") {
+    add_trinity();
+    CHECK(route(follower) == Routed{{"ChatParticipantAdd", both}});
+    post("second");
+    CHECK(route(worker) == Routed{{"ChatMessageAdd", both}});
+  }
+  SECTION("routers that share their memory keep chats across each other's batches") {
+    auto memory = std::make_shared<rtm::PushRouter::Memory>();
+    rtm::PushRouter a(*fx.store, memory);
+    rtm::PushRouter b(*fx.store, memory);
+    post("second");
+    CHECK(route(a) == Routed{{"ChatMessageAdd", one}});
+    add_trinity();
+    post("third");
+    CHECK(route(b) == Routed{{"ChatParticipantAdd", both}, {"ChatMessageAdd", both}});
+    chats.remove_participant(chat.id, model::ChatterType::customer, "cust-2", false);
+    CHECK(route(b) == Routed{{"ChatParticipantRemove", both}});  // the customer removed hears of it too
+    post("fourth");
+    CHECK(route(a) == Routed{{"ChatMessageAdd", one}});
+  }
+  SECTION("a chat is kept until an event changes it; a reset forgets it") {
+    // A participant added without an event (only replay's reset changes rows so, and tells the
+    // router): the kept chat does not show it, which shows it is kept; after rows_replaced it does.
+    {
+      store::WriteTransaction tx(*fx.store);
+      model::Participant p;
+      p.chat_id = chat.id;
+      p.chatter_id = "cust-2";
+      p.chatter_name = "Trinity";
+      p.chatter_type = model::ChatterType::customer;
+      p.active = model::ChatterActive::active;
+      p.create_time = fx.clock.now();
+      fx.store->insert_participant(p);
+      tx.commit();
+    }
+    post("second");
+    CHECK(route(worker) == Routed{{"ChatMessageAdd", one}});
+    worker.rows_replaced();
+    post("third");
+    CHECK(route(worker) == Routed{{"ChatMessageAdd", both}});
+  }
 }
