@@ -84,6 +84,32 @@ constexpr std::array<double, 17> kRequestBuckets{0.00025, 0.0005, 0.001, 0.002, 
 constexpr double kRequestsPerSecond = 1000;  // per connection; beyond it too_many_requests
 constexpr double kRequestBurst = 1000;
 
+// A frame (or a close) on its way to a connection, while a batch collects them.
+struct Outgoing {
+  std::shared_ptr<Sink> sink;
+  std::string frame;         // empty with close
+  bool close{false};
+  bool going_away{false};
+};
+using Outbox = std::vector<Outgoing>;
+
+// Where this thread's frames wait while it runs a batch or reads the log; none: they go at once.
+thread_local Outbox* t_outbox = nullptr;
+
+void hand_to_sinks(Outbox& box) noexcept {
+  for (auto& o : box) {
+    try {
+      if (o.close) {
+        o.sink->close(o.going_away);
+      } else {
+        o.sink->send(std::move(o.frame));
+      }
+    } catch (const std::exception& e) {
+      spdlog::error("chatd: queueing a frame: {}", e.what());
+    }
+  }
+}
+
 }  // namespace
 
 class Client {
@@ -288,6 +314,62 @@ class Service::Impl {
 
   void observe(std::shared_ptr<Observer> o) { observer_ = std::move(o); }
 
+  void set_courier(Service::Courier courier) {
+    auto c = courier ? std::make_shared<const Service::Courier>(std::move(courier)) : nullptr;
+    std::lock_guard lock(courier_mu_);
+    courier_ = std::move(c);
+  }
+
+  // While one lives, what this thread sends waits; then it goes out at once, in one function for
+  // the courier (an I/O thread). Holders of publish_mu_ hand over before they release it, so the
+  // frames of batches reach each connection in the order of the log.
+  class Collecting {
+   public:
+    explicit Collecting(Impl& impl) : impl_(impl), previous_(t_outbox) { t_outbox = &box_; }
+    Collecting(const Collecting&) = delete;
+    Collecting& operator=(const Collecting&) = delete;
+    ~Collecting() {
+      t_outbox = previous_;
+      hand_over();
+    }
+    void hand_over() noexcept { impl_.hand_over(box_); }
+
+   private:
+    Impl& impl_;
+    Outbox* previous_;
+    Outbox box_;
+  };
+
+  void hand_over(Outbox& box) noexcept {
+    if (box.empty()) return;
+    std::shared_ptr<const Service::Courier> courier;
+    {
+      std::lock_guard lock(courier_mu_);
+      courier = courier_;
+    }
+    try {
+      if (courier) {
+        // std::function wants a copyable function: the frames go in a shared vector.
+        (*courier)([frames = std::make_shared<Outbox>(std::move(box))] { hand_to_sinks(*frames); });
+        box.clear();
+        return;
+      }
+    } catch (const std::exception& e) {
+      spdlog::error("chatd: handing frames to the I/O threads: {}", e.what());
+    }
+    hand_to_sinks(box);
+    box.clear();
+  }
+
+  // A frame for a connection: into this thread's outbox while it collects, else to the sink.
+  static void out(const std::shared_ptr<Sink>& sink, std::string frame) {
+    if (t_outbox) {
+      t_outbox->push_back({sink, std::move(frame)});
+    } else {
+      sink->send(std::move(frame));
+    }
+  }
+
   void notify() {
     raise(follow_mu_, follow_wake_, follow_cv_);
   }
@@ -410,7 +492,7 @@ class Service::Impl {
   void send(Client& c, std::string frame) {
     if (c.closed) return;
     if (observer_) observer_->sent(c.id, frame);
-    c.sink->send(std::move(frame));
+    out(c.sink, std::move(frame));
   }
 
   void disconnect(const std::shared_ptr<Client>& c, std::string_view reason, bool going_away = false) {
@@ -418,8 +500,12 @@ class Service::Impl {
     ++disconnects_;
     std::string frame = disconnect_frame(reason);
     if (observer_) observer_->sent(c->id, frame);
-    c->sink->send(std::move(frame));
-    c->sink->close(going_away);
+    out(c->sink, std::move(frame));
+    if (t_outbox) {
+      t_outbox->push_back({c->sink, {}, true, going_away});
+    } else {
+      c->sink->close(going_away);
+    }
     unregister(c);
   }
 
@@ -527,6 +613,7 @@ class Service::Impl {
       if (single_) queue_cv_.notify_one();  // it may have run on a caller's thread
     });
     if (worker_store_->wal_bytes() > limits_.wal_bytes && Clock::now() >= next_wal_hold_) restart_wal();
+    Collecting collecting(*this);  // the answers and pushes go to the I/O threads in one go
     std::vector<Answer> answers(batch.size());
     bool committed = false;
     // Responses go out before the pushes their requests caused: the follower does not read the
@@ -588,6 +675,7 @@ class Service::Impl {
       if (!publishing.owns_lock()) publishing.lock();
       read_log(worker_router_, *worker_store_);
     }
+    collecting.hand_over();
     if (publishing.owns_lock()) publishing.unlock();
     if (!route_here) notify(std::move(batch));
     if (checkpointer_.joinable()) raise(checkpoint_mu_, checkpoint_due_, checkpoint_cv_);
@@ -720,9 +808,11 @@ class Service::Impl {
         // Under publish_mu_, so no batch is between its commit and its answers, and the follower
         // holds no read snapshot while the worker commits (which a WAL restart needs).
         std::lock_guard publishing(publish_mu_);
+        Collecting collecting(*this);  // handed over before publish_mu_ is released
         read_log();
       }
       if (Clock::now() >= next_tick) {
+        Collecting collecting(*this);
         check_deadlines();
         next_tick = Clock::now() + std::chrono::milliseconds(100);
       }
@@ -744,6 +834,7 @@ class Service::Impl {
           deliver(router.route(e), e.seq);
           cursor_ = e.seq;
         }
+        if (t_outbox) hand_over(*t_outbox);  // a long backlog goes out as it is read
         if (events.size() < f.limit) break;
       }
       follower_healthy_ = true;
@@ -880,6 +971,8 @@ class Service::Impl {
   std::array<std::atomic<std::uint64_t>, kRequestBuckets.size() + 1> request_buckets_{};  // the last: beyond all
 
   std::shared_ptr<Observer> observer_;  // set before the first connection, then only read
+  std::mutex courier_mu_;                // guards courier_
+  std::shared_ptr<const Service::Courier> courier_;
 
   std::thread worker_;
   std::thread follower_;
@@ -906,6 +999,7 @@ void Service::notify() { impl_->notify(); }
 void Service::write(const std::function<void(store::Store&)>& fn) { impl_->write(fn); }
 void Service::restart(const std::function<void(store::Store&)>& reset) { impl_->restart(reset); }
 void Service::observe(std::shared_ptr<Observer> observer) { impl_->observe(std::move(observer)); }
+void Service::set_courier(Courier courier) { impl_->set_courier(std::move(courier)); }
 bool Service::ready() { return impl_->ready(); }
 std::string Service::metrics() const { return impl_->metrics(); }
 

@@ -107,6 +107,15 @@ class Service {
   // Set before the first connection; the service keeps it until destroyed.
   void observe(std::shared_ptr<Observer> observer);
 
+  // Runs a function on an I/O thread, functions in the order given, and never one while it is
+  // being called. The worker and the follower hand each batch's frames (answers, pushes, closes)
+  // over in one function, so an I/O thread is woken once a batch, not once a frame. Without one
+  // (a service in process), frames go to their Sinks at the end of the batch, on the service's
+  // thread. The server sets it before accepting connections; it must outlive the service's use of
+  // it, or stop running functions (the server's gate).
+  using Courier = std::function<void(std::function<void()>)>;
+  void set_courier(Courier courier);
+
   // Something was committed to the event log by this process outside the service (an in-process
   // writer): read it now rather than at the next poll.
   void notify();

@@ -5,8 +5,10 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <spdlog/spdlog.h>
 
@@ -236,6 +238,11 @@ int run_server(rtm::Service& service, const ServerOptions& options,
   asio::io_context ioc(options.threads);
   asio::thread_pool blocking(1);
   auto hub = std::make_shared<Hub>(service, std::move(tls), blocking.get_executor());
+  // The service's batches of frames, one after the other on the I/O threads; through the gate,
+  // which closes before the io_context goes.
+  service.set_courier([gate = hub->gate(), batches = asio::make_strand(ioc)](std::function<void()> fn) {
+    gate->pass([&] { asio::post(batches, std::move(fn)); });
+  });
   auto listener = std::make_shared<Listener>(ioc, hub, resolve(ioc, address));
   const unsigned short port = listener->local_endpoint().port();
 

@@ -3,7 +3,9 @@
 #include <catch2/catch.hpp>
 #include <nlohmann/json.hpp>
 
+#include <deque>
 #include <filesystem>
+#include <functional>
 #include <set>
 #include <thread>
 
@@ -54,6 +56,56 @@ struct Fixture {
   std::unique_ptr<store::Store> store;
   std::string token;
   std::unique_ptr<rtm::Service> service;
+};
+
+// Runs functions on a thread of its own, in the order given, a little late: an I/O thread, as
+// chatd's courier has it.
+class CourierThread {
+ public:
+  CourierThread() : thread_([this] { run(); }) {}
+  CourierThread(const CourierThread&) = delete;
+  CourierThread& operator=(const CourierThread&) = delete;
+  ~CourierThread() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  rtm::Service::Courier courier() {
+    return [this](std::function<void()> fn) {
+      {
+        std::lock_guard lock(mu_);
+        queue_.push_back(std::move(fn));
+      }
+      cv_.notify_one();
+    };
+  }
+
+ private:
+  void run() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      // A busy I/O thread comes late: let several batches' functions queue up.
+      lock.unlock();
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      lock.lock();
+      auto fn = std::move(queue_.front());
+      queue_.pop_front();
+      lock.unlock();
+      fn();
+      lock.lock();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;
+  bool stop_{false};
+  std::thread thread_;  // last: starts once the rest is there
 };
 
 bool ok(const json& r) { return r.is_object() && r.value("success", false); }
@@ -361,7 +413,13 @@ TEST_CASE("rtm: every event is pushed once to each connection, whichever thread 
   // requests or fewer) or leaves to the follower; each connection must see each message once
   // either way.
   const auto backend = GENERATE(from_range(test::test_backends()));
+  // Frames go to the connections at the end of each batch, from the service's thread, or (as in
+  // chatd) in one function per batch run by a courier on a thread of its own.
+  const bool courier = GENERATE(false, true);
+  INFO("backend " << backend << (courier ? ", with a courier" : ""));
+  CourierThread io;  // outlives the service
   Fixture fx(backend);
+  if (courier) fx.service->set_courier(io.courier());
   fx.agent_online();
   std::vector<std::unique_ptr<test::RtmConnection>> senders;
   for (int i = 0; i < 6; ++i) senders.push_back(std::make_unique<test::RtmConnection>(*fx.service));
@@ -390,10 +448,16 @@ TEST_CASE("rtm: every event is pushed once to each connection, whichever thread 
   }
   INFO(fx.service->metrics());  // on a failure: transactions against requests, the batch sizes
   std::set<std::string> texts;
+  std::vector<int> last(senders.size(), -1);  // each sender's messages come in the order it sent them
   for (int i = 0; i < sent; ++i) {
     const auto p = watcher.push("incoming_event");
     REQUIRE(p.is_object());
-    CHECK(texts.insert(p["payload"]["event"]["text"].get<std::string>()).second);  // no message twice
+    const std::string text = p["payload"]["event"]["text"];
+    CHECK(texts.insert(text).second);  // no message twice
+    const int n = std::stoi(text);
+    auto& previous = last[static_cast<std::size_t>(n) % senders.size()];
+    CHECK(n > previous);
+    previous = n;
   }
   CHECK(texts.size() == static_cast<std::size_t>(sent));
   CHECK(watcher.push("incoming_event", std::chrono::milliseconds(300)).is_null());  // and nothing more
