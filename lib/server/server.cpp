@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/scope.hpp"
 #include "core/text.hpp"
 #include "core/thread_name.hpp"
 #include "server/hub.hpp"
@@ -242,6 +243,12 @@ int run_server(rtm::Service& service, const ServerOptions& options,
   // which closes before the io_context goes.
   service.set_courier([gate = hub->gate(), batches = asio::make_strand(ioc)](std::function<void()> fn) {
     gate->pass([&] { asio::post(batches, std::move(fn)); });
+  });
+  // However this ends (a listener that cannot bind throws): the service, which outlives the
+  // io_context, drops the courier and its strand first (set_courier waits for a call under way).
+  const core::OnExit drop_courier([&] {
+    hub->gate()->close();
+    service.set_courier(nullptr);
   });
   auto listener = std::make_shared<Listener>(ioc, hub, resolve(ioc, address));
   const unsigned short port = listener->local_endpoint().port();
