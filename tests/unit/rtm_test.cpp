@@ -523,6 +523,18 @@ TEST_CASE("rtm: a router keeps chats between batches only while it sees every ev
     p.chatter_name = "Trinity";
     chats.add_participant(chat.id, p, false);
   };
+  // An active participant's row, written as it is, without an event (inside the caller's transaction).
+  auto insert_row = [&](model::ChatId id, const std::string& who, model::ChatterType type, model::PermissionLevel level) {
+    model::Participant p;
+    p.chat_id = id;
+    p.chatter_id = who;
+    p.chatter_name = who;
+    p.chatter_type = type;
+    p.active = model::ChatterActive::active;
+    p.permission = level;
+    p.create_time = fx.clock.now();
+    fx.store->insert_participant(p);
+  };
   using Routed = std::vector<std::pair<std::string, std::vector<std::string>>>;
   const std::vector<std::string> one{"cust-1"};
   const std::vector<std::string> both{"cust-1", "cust-2"};
@@ -559,19 +571,46 @@ TEST_CASE("rtm: a router keeps chats between batches only while it sees every ev
     post("fourth");
     CHECK(route(a) == Routed{{"ChatMessageAdd", one}});
   }
+  SECTION("a message that opens a chat's first thread has the chat read again") {
+    // A chat without threads (the engine gives every chat it makes one; older rows may lack it),
+    // kept by the router through an event that leaves it as it was.
+    model::ChatId bare = 0;
+    {
+      store::WriteTransaction tx(*fx.store);
+      model::Chat c = chat;
+      c.id = 0;
+      c.status = model::ChatStatus::active;
+      bare = fx.store->insert_chat(c);
+      insert_row(bare, "cust-1", model::ChatterType::customer, model::PermissionLevel::none);
+      insert_row(bare, "agent1", model::ChatterType::user, model::PermissionLevel::owner);
+      tx.commit();
+    }
+    REQUIRE(fx.store->list_threads(bare).empty());
+    chats.mark_seen(bare, model::ChatterType::customer, "cust-1", fx.clock.now());
+    CHECK(route(worker) == Routed{{"ChatEventsSeen", one}});  // read without threads, and kept
+    engine::NewMessage m;
+    m.chatter_id = "cust-1";
+    m.chatter_type = model::ChatterType::customer;
+    m.text = "hello";
+    const auto posted = chats.add_message(bare, m, false);  // opens the chat's first thread
+    CHECK(route(worker) == Routed{{"ChatMessageAdd", one}});
+    chats.typing(bare, "agent1", true);
+    store::EventFilter f;
+    f.after = cursor;
+    worker.new_batch(cursor);
+    const auto events = fx.store->list_events(f);
+    REQUIRE(events.size() == 1);
+    const auto pushes = worker.route(events.front());
+    REQUIRE(pushes.size() == 1);
+    // The typing indicator names the thread the message opened: the router read the chat again.
+    CHECK(json::parse(pushes.front().frame)["payload"]["thread_id"] == model::rtm_thread_id(posted.thread_id));
+  }
   SECTION("a chat is kept until an event changes it; a reset forgets it") {
     // A participant added without an event (only replay's reset changes rows so, and tells the
     // router): the kept chat does not show it, which shows it is kept; after rows_replaced it does.
     {
       store::WriteTransaction tx(*fx.store);
-      model::Participant p;
-      p.chat_id = chat.id;
-      p.chatter_id = "cust-2";
-      p.chatter_name = "Trinity";
-      p.chatter_type = model::ChatterType::customer;
-      p.active = model::ChatterActive::active;
-      p.create_time = fx.clock.now();
-      fx.store->insert_participant(p);
+      insert_row(chat.id, "cust-2", model::ChatterType::customer, model::PermissionLevel::none);
       tx.commit();
     }
     post("second");
