@@ -97,14 +97,18 @@ using Outbox = std::vector<Outgoing>;
 // Where this thread's frames wait while it runs a batch or reads the log; none: they go at once.
 thread_local Outbox* t_outbox = nullptr;
 
+void hand_to_sink(Outgoing& o) {
+  if (o.close) {
+    o.sink->close(o.going_away);
+  } else {
+    o.sink->send(std::move(o.frame));
+  }
+}
+
 void hand_to_sinks(Outbox& box) noexcept {
   for (auto& o : box) {
     try {
-      if (o.close) {
-        o.sink->close(o.going_away);
-      } else {
-        o.sink->send(std::move(o.frame));
-      }
+      hand_to_sink(o);
     } catch (const std::exception& e) {
       spdlog::error("chatd: queueing a frame: {}", e.what());
     }
@@ -366,12 +370,13 @@ class Service::Impl {
     hand_to_sinks(frames);
   }
 
-  // A frame for a connection: into this thread's outbox while it collects, else to the sink.
-  static void out(const std::shared_ptr<Sink>& sink, std::string frame) {
+  // A frame or a close for a connection: into this thread's outbox while it collects, else to
+  // the sink at once.
+  static void out(Outgoing o) {
     if (t_outbox) {
-      t_outbox->push_back({sink, std::move(frame)});
+      t_outbox->push_back(std::move(o));
     } else {
-      sink->send(std::move(frame));
+      hand_to_sink(o);
     }
   }
 
@@ -456,23 +461,29 @@ class Service::Impl {
     metric("chatd_rtm_customers_logged_in", "gauge", "RTM connections logged in", logged_in);
     metric("chatd_rtm_connections_total", "counter", "RTM connections accepted", connections_total_.load());
     metric("chatd_rtm_frames_received_total", "counter", "Text frames received", frames_in_.load());
-    metric("chatd_rtm_requests_total", "counter", "Requests answered (pings, errors and timeouts included)", requests_.load());
+    // The histogram's buckets, read once: its count is also chatd_rtm_requests_total.
+    std::array<std::uint64_t, kRequestBuckets.size() + 1> buckets{};
+    for (std::size_t i = 0; i < buckets.size(); ++i) buckets[i] = request_buckets_[i].load();
+    const double request_seconds = static_cast<double>(request_ns_.load()) / 1e9;
+    std::uint64_t answered = 0;
+    for (const auto n : buckets) answered += n;
+    metric("chatd_rtm_requests_total", "counter", "Requests answered (pings, errors and timeouts included)", answered);
     metric("chatd_rtm_request_errors_total", "counter", "Requests answered with an error", request_errors_.load());
     metric("chatd_rtm_request_timeouts_total", "counter", "Requests answered with request_timeout", timeouts_.load());
     metric("chatd_rtm_request_seconds_total", "counter", "Time from receiving requests to answering them",
-           static_cast<double>(request_ns_.load()) / 1e9);
+           request_seconds);
     {
       // A histogram: cumulative counts by upper bound, then the sum and the count.
       const char* name = "chatd_rtm_request_duration_seconds";
       out += std::string("# HELP ") + name + " Time from receiving requests to answering them\n# TYPE " + name +
              " histogram\n";
       std::uint64_t count = 0;
-      for (std::size_t i = 0; i <= kRequestBuckets.size(); ++i) {
-        count += request_buckets_[i].load();
+      for (std::size_t i = 0; i < buckets.size(); ++i) {
+        count += buckets[i];
         const std::string le = i < kRequestBuckets.size() ? fmt::format("{}", kRequestBuckets[i]) : "+Inf";
         out += fmt::format("{}_bucket{{le=\"{}\"}} {}\n", name, le, count);
       }
-      out += fmt::format("{}_sum {}\n{}_count {}\n", name, static_cast<double>(request_ns_.load()) / 1e9, name, count);
+      out += fmt::format("{}_sum {}\n{}_count {}\n", name, request_seconds, name, count);
     }
     metric("chatd_rtm_transactions_total", "counter", "Database transactions (each holds a batch of requests)",
            batches_.load());
@@ -501,7 +512,7 @@ class Service::Impl {
   void send(Client& c, std::string frame) {
     if (c.closed) return;
     if (observer_) observer_->sent(c.id, frame);
-    out(c.sink, std::move(frame));
+    out({c.sink, std::move(frame)});
   }
 
   void disconnect(const std::shared_ptr<Client>& c, std::string_view reason, bool going_away = false) {
@@ -509,12 +520,8 @@ class Service::Impl {
     ++disconnects_;
     std::string frame = disconnect_frame(reason);
     if (observer_) observer_->sent(c->id, frame);
-    out(c->sink, std::move(frame));
-    if (t_outbox) {
-      t_outbox->push_back({c->sink, {}, true, going_away});
-    } else {
-      c->sink->close(going_away);
-    }
+    out({c->sink, std::move(frame)});
+    out({c->sink, {}, true, going_away});
     unregister(c);
   }
 
@@ -561,10 +568,9 @@ class Service::Impl {
     send(c, error_frame(rid, action, type, default_message(type)));
   }
 
-  // A request answered `took` after it was received, however: chatd_rtm_requests_total and the
-  // chatd_rtm_request_duration_seconds histogram.
+  // A request answered `took` after it was received, however: the
+  // chatd_rtm_request_duration_seconds histogram, whose count is chatd_rtm_requests_total.
   void count_answered(Clock::duration took) {
-    ++requests_;
     request_ns_ += static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(took).count());
     const double seconds = std::chrono::duration<double>(took).count();
     const auto bucket = std::lower_bound(kRequestBuckets.begin(), kRequestBuckets.end(), seconds);
@@ -975,7 +981,7 @@ class Service::Impl {
   std::atomic<bool> follower_healthy_{true};
   std::atomic<std::int64_t> last_poll_ns_{Clock::now().time_since_epoch().count()};
   std::atomic<std::int64_t> cursor_{0};
-  std::atomic<std::uint64_t> connections_total_{0}, frames_in_{0}, requests_{0}, request_errors_{0}, timeouts_{0},
+  std::atomic<std::uint64_t> connections_total_{0}, frames_in_{0}, request_errors_{0}, timeouts_{0},
       batches_{0}, pushes_{0}, disconnects_{0}, request_ns_{0}, wal_holds_{0}, publish_wait_ns_{0};
   std::array<std::atomic<std::uint64_t>, kRequestBuckets.size() + 1> request_buckets_{};  // the last: beyond all
 
