@@ -353,6 +353,7 @@ void Connection::handle(std::string_view text) {
       const auto latency = micros(now - stamp);
       std::lock_guard lock(stats_.mu);
       stats_.latencies_us.push_back(latency);
+      stats_.sent_ns.push_back(stamp_ns);
     }
     if (mode_ == Mode::window && in_round()) send_load(now);
     return;
@@ -578,15 +579,19 @@ Totals Fleet::totals() const {
   return t;
 }
 
-void Fleet::take_samples(std::vector<std::uint32_t>& latencies_us, std::vector<std::uint32_t>& push_delays_us) {
+void Fleet::take_samples(std::vector<std::uint32_t>& latencies_us, std::vector<std::uint32_t>& push_delays_us,
+                         std::vector<std::int64_t>* sent_ns) {
   latencies_us.clear();
   push_delays_us.clear();
+  if (sent_ns) sent_ns->clear();
   for (const auto& s : stats_) {
     std::lock_guard lock(s->mu);
     latencies_us.insert(latencies_us.end(), s->latencies_us.begin(), s->latencies_us.end());
     push_delays_us.insert(push_delays_us.end(), s->push_delays_us.begin(), s->push_delays_us.end());
+    if (sent_ns) sent_ns->insert(sent_ns->end(), s->sent_ns.begin(), s->sent_ns.end());
     s->latencies_us.clear();
     s->push_delays_us.clear();
+    s->sent_ns.clear();
   }
 }
 

@@ -71,6 +71,7 @@ struct alignas(64) ThreadStats {
 
   std::mutex mu;                                            // guards the members below
   std::vector<std::uint32_t> latencies_us;                  // request to response, in the measurement window
+  std::vector<std::int64_t> sent_ns;                        // when each of latencies_us was due (steady clock)
   std::vector<std::uint32_t> push_delays_us;                // send to incoming_event, in the measurement window
   std::map<std::string, std::uint64_t> errors;              // error responses by RTM error type
   std::map<std::string, std::uint64_t> drops;               // dropped connections by reason
@@ -185,8 +186,10 @@ class Fleet {
   void close(const std::vector<std::shared_ptr<Connection>>& connections, std::chrono::milliseconds timeout);
 
   Totals totals() const;
-  // Takes (and clears) the latency and push delay samples of every thread.
-  void take_samples(std::vector<std::uint32_t>& latencies_us, std::vector<std::uint32_t>& push_delays_us);
+  // Takes (and clears) the latency and push delay samples of every thread; `sent_ns` (when not
+  // null) gets, for each of latencies_us, when that request was due.
+  void take_samples(std::vector<std::uint32_t>& latencies_us, std::vector<std::uint32_t>& push_delays_us,
+                    std::vector<std::int64_t>* sent_ns = nullptr);
   // Takes (and clears) the error responses and dropped connections by reason.
   std::map<std::string, std::uint64_t> take_errors();
   std::map<std::string, std::uint64_t> take_drops();

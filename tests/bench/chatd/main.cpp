@@ -5,7 +5,8 @@
 //               [--warmup W] [--duration S] [--latency-duration L] [--rounds R]
 //               [--ping-connections N] [--ping-window K] [--fanout-customers M] [--fanout-window K]
 //               [--latency-connections N] [--latency-rate X] [--idle-connections N]
-//               [--per-customer N] [--phases ping,send_event,latency,idle] [--echo-only] [--keep]
+//               [--per-customer N] [--phases ping,send_event,latency,idle] [--latency-log FILE]
+//               [--echo-only] [--keep]
 //
 // Both servers run as child processes with T I/O threads each (default 1, chatd's default); the
 // client is this process, asynchronous on Boost.Beast with C io_context threads (default one per
@@ -26,6 +27,8 @@
 //              send_event at fixed intervals (open loop), in all at half the rate the send_event
 //              phase reached (or --latency-rate): p50 and p99 from the time a request was due to
 //              its response (target p99 < 2 ms). Reference: the same schedule on the echo server.
+//              Also: the requests over 2 ms, grouped into bursts (how often, how long), and with
+//              --latency-log FILE every request's due time and latency, for a closer look.
 //   idle       fresh servers; 10,000 connections logged in (N = 16 per customer, chatd's
 //              default limit), VmRSS before and after: KiB per connection (target <= 10).
 //              RLIMIT_NOFILE is raised to its hard limit first; fewer connections when it is lower.
@@ -51,6 +54,7 @@
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -134,6 +138,7 @@ struct Options {
   std::size_t per_customer = 16;
   double latency_rate = 0;  // send_event/s for the latency phase; 0: half what the send_event phase reached
   std::vector<std::string> phases{"ping", "send_event", "latency", "idle"};
+  std::string latency_log;  // where to write the latency phase's every request (due time, latency)
   bool echo_only = false;
   bool keep = false;
 
@@ -305,6 +310,7 @@ struct Load {
   std::uint64_t pushes_lost{0};
   bool drained{true};  // every request was answered after the load stopped
   std::vector<std::uint32_t> latencies_us;
+  std::vector<std::int64_t> sent_ns;  // when each of latencies_us was due (steady clock)
   std::vector<std::uint32_t> push_delays_us;
   std::map<std::string, std::uint64_t> errors;
   std::map<std::string, std::uint64_t> drops;
@@ -417,6 +423,7 @@ class Bench {
   Idle idle(Fleet& fleet, Child& process, bool rtm, const std::vector<std::string>& tokens);
 
   void note_load(const std::string& what, const Load& l);
+  void note_slow(const Load& l);
   void note_health(Child& chatd, const std::string& after);
   void stop_chatd(Child& chatd);
 
@@ -516,7 +523,7 @@ Load Bench::measure(Fleet& fleet, Side& side, double duration) {
     l.pushes_lost = got < l.pushes_expected ? l.pushes_expected - got : 0;
   }
   l.phase = fleet.totals() - base;
-  fleet.take_samples(l.latencies_us, l.push_delays_us);
+  fleet.take_samples(l.latencies_us, l.push_delays_us, &l.sent_ns);
   l.errors = fleet.take_errors();
   l.drops = fleet.take_drops();
   l.other_pushes = fleet.take_other_pushes();
@@ -688,6 +695,70 @@ Idle Bench::idle(Fleet& fleet, Child& process, bool rtm, const std::vector<std::
   return r;
 }
 
+// A round's requests as (due, latency in us), in the order they were due; empty when the round
+// kept no due times.
+std::vector<std::pair<std::int64_t, std::uint32_t>> by_due(const Load& l) {
+  std::vector<std::pair<std::int64_t, std::uint32_t>> rows;
+  if (l.sent_ns.size() != l.latencies_us.size()) return rows;
+  for (std::size_t i = 0; i < l.sent_ns.size(); ++i) rows.emplace_back(l.sent_ns[i], l.latencies_us[i]);
+  std::sort(rows.begin(), rows.end());
+  return rows;
+}
+
+// --latency-log: each request of the latency phase, by when it was due, as tab-separated
+// `server  due_ms  latency_us` (due_ms from the first request of the window).
+void write_latency_log(const std::string& path, const std::vector<std::pair<std::string, const Load*>>& sides) {
+  std::ofstream out(path);
+  out << "server\tdue_ms\tlatency_us\n";
+  for (const auto& [name, l] : sides) {
+    if (l == nullptr) continue;
+    const auto rows = by_due(*l);
+    if (rows.empty()) continue;
+    const std::int64_t t0 = rows.front().first;
+    for (const auto& [due, us] : rows) out << name << '\t' << fmt(static_cast<double>(due - t0) / 1e6, 3) << '\t' << us << '\n';
+  }
+  if (!out) std::cerr << "bench: could not write " << path << "\n";
+}
+
+// The open-loop latency phase's slow requests (over the p99 target), grouped into bursts: slow
+// requests due within kBurstGap of each other. How many bursts, and how long they last, point at
+// their cause (a periodic task, a few stalls, or a queue that never drains); --latency-log has
+// their times.
+void Bench::note_slow(const Load& l) {
+  const auto all = by_due(l);
+  if (all.empty()) return;
+  constexpr std::int64_t kBurstGap = 5'000'000;  // ns
+  const auto threshold_us = static_cast<std::uint32_t>(kP99Ms * 1000);
+  std::vector<std::pair<std::int64_t, std::uint32_t>> slow;  // due, latency
+  std::copy_if(all.begin(), all.end(), std::back_inserter(slow), [&](const auto& r) { return r.second > threshold_us; });
+  const auto total = static_cast<double>(all.size());
+  std::string s = "  over " + fmt(kP99Ms, 0) + " ms: " + fmt_int(static_cast<double>(slow.size())) + " of " +
+                  fmt_int(total) + " requests (" + fmt(100.0 * static_cast<double>(slow.size()) / total, 2) + "%)";
+  if (!slow.empty()) {
+    std::vector<std::int64_t> starts;
+    std::vector<double> lengths_ms;
+    std::uint32_t worst = 0;
+    std::int64_t last = 0;
+    for (const auto& [due, us] : slow) {
+      worst = std::max(worst, us);
+      if (starts.empty() || due - last > kBurstGap) {
+        starts.push_back(due);
+        lengths_ms.push_back(0);
+      }
+      lengths_ms.back() = static_cast<double>(due - starts.back()) / 1e6;
+      last = due;
+    }
+    const auto median = [](std::vector<double> v) {
+      std::sort(v.begin(), v.end());
+      return v[v.size() / 2];
+    };
+    s += ", in " + fmt_int(static_cast<double>(starts.size())) + " bursts (" +
+         fmt(static_cast<double>(starts.size()) / l.seconds, 1) + " a second), " + fmt(median(lengths_ms), 1) +
+         " ms long (median); the slowest " + fmt_ms(worst) + " ms";
+  }
+  notes.push_back(s);
+}
+
 void Bench::note_load(const std::string& what, const Load& l) {
   if (!l.ok()) {
     notes.push_back(what + ": did not run: " + l.failure);
@@ -705,6 +776,8 @@ void Bench::note_load(const std::string& what, const Load& l) {
   s += "; server " + fmt(l.server_cores, 2) + " cores";
   if (l.rate > 0) s += " (" + fmt(l.server_cores * 1e6 / l.rate, 1) + " us CPU per response)";
   s += ", client " + fmt(l.client_cores, 2) + " cores";
+  s += ": together " + fmt(l.server_cores + l.client_cores, 2) + " of " +
+       std::to_string(std::thread::hardware_concurrency()) + " cores";
   notes.push_back(s);
   if (l.thread_cores.size() > 1 && l.rate > 0) {
     // Which thread is the bottleneck: the one near a whole core.
@@ -931,7 +1004,14 @@ void Bench::run() {
          have_c && have_e && e99 > 0 ? fmt(c99 / e99, 1) : "",
          target_cell("< " + fmt(kP99Ms, 0) + " ms", have_c ? std::optional<bool>(c99 < kP99Ms * 1000) : std::nullopt)});
     note_load("latency, echo server", echo_lat);
-    if (with_chatd) note_load("latency, chatd (sqlite)", chatd_lat);
+    note_slow(echo_lat);
+    if (with_chatd) {
+      note_load("latency, chatd (sqlite)", chatd_lat);
+      note_slow(chatd_lat);
+    }
+    if (!opt_.latency_log.empty()) {
+      write_latency_log(opt_.latency_log, {{"echo", &echo_lat}, {"chatd", with_chatd ? &chatd_lat : nullptr}});
+    }
   }
 
   // ---- idle connections: fresh servers, so that no earlier phase's freed memory is reused ----
@@ -1017,7 +1097,8 @@ void usage(std::ostream& out) {
          "                   [--ping-connections N] [--ping-window K]\n"
          "                   [--fanout-customers M] [--fanout-window K] [--latency-connections N]\n"
          "                   [--idle-connections N] [--per-customer N] [--latency-rate R]\n"
-         "                   [--phases ping,send_event,latency,idle] [--echo-only] [--keep]\n"
+         "                   [--phases ping,send_event,latency,idle] [--latency-log FILE]\n"
+         "                   [--echo-only] [--keep]\n"
          "  Measures chatd (ping round trips, send_event with fan-out, latency under open-loop load,\n"
          "  memory per idle connection) next to a minimal Boost.Beast echo server. --pg (default:\n"
          "  CHATCTL_TEST_PG) names a PostgreSQL server where we may CREATE DATABASE.\n";
@@ -1100,6 +1181,8 @@ int main(int argc, char** argv) {
         opt.phases.push_back(phase);
         at = comma + 1;
       }
+    } else if (a == "--latency-log") {
+      opt.latency_log = value();
     } else if (a == "--echo-only") {
       opt.echo_only = true;
     } else if (a == "--keep") {
