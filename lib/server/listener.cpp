@@ -27,8 +27,13 @@ std::string endpoint_text(const tcp::endpoint& e) {
 
 }  // namespace
 
-Listener::Listener(asio::io_context& ioc, std::shared_ptr<Hub> hub, const std::vector<tcp::endpoint>& endpoints)
-    : ioc_(ioc), hub_(std::move(hub)), acceptor_(asio::make_strand(ioc)), retry_(acceptor_.get_executor()) {
+Listener::Listener(asio::io_context& ioc, std::shared_ptr<Hub> hub, const std::vector<tcp::endpoint>& endpoints,
+                   bool one_thread)
+    : ioc_(ioc),
+      one_thread_(one_thread),
+      hub_(std::move(hub)),
+      acceptor_(asio::make_strand(ioc)),
+      retry_(acceptor_.get_executor()) {
   std::string failures;
   for (const auto& endpoint : endpoints) {
     boost::system::error_code ec;
@@ -61,7 +66,8 @@ void Listener::stop() {
 
 void Listener::do_accept() {
   if (stopped_) return;
-  acceptor_.async_accept(asio::make_strand(ioc_),
+  acceptor_.async_accept(one_thread_ ? asio::any_io_executor(ioc_.get_executor())
+                                    : asio::any_io_executor(asio::make_strand(ioc_)),
                          boost::beast::bind_front_handler(&Listener::on_accept, shared_from_this()));
 }
 

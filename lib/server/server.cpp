@@ -250,7 +250,7 @@ int run_server(rtm::Service& service, const ServerOptions& options,
     hub->gate()->close();
     service.set_courier(nullptr);
   });
-  auto listener = std::make_shared<Listener>(ioc, hub, resolve(ioc, address));
+  auto listener = std::make_shared<Listener>(ioc, hub, resolve(ioc, address), options.threads == 1);
   const unsigned short port = listener->local_endpoint().port();
 
   StopRequest stop;

@@ -42,9 +42,11 @@ def chatd(cli, tmp_path):
         assert code == 0, s.output()
 
 
-def test_a_whole_conversation(cli, chatd):
+# One I/O thread runs every connection on the io_context itself; more put each on a strand.
+@pytest.mark.parametrize("io_threads", [1, 2])
+def test_a_whole_conversation(cli, chatd, io_threads):
     tokens = setup_people(cli)
-    server = chatd()
+    server = chatd("--set", f"chatd_threads={io_threads}")
 
     async def scenario():
         c = await Rtm.connect(server.url())
