@@ -88,6 +88,7 @@ HttpRoute route_of(std::string_view target) {
 template <class Stream>
 HttpSession<Stream>::HttpSession(tcp::socket socket, std::shared_ptr<Hub> hub)
     : stream_(make_stream<Stream>(std::move(socket), *hub)),
+      executor_(stream_.get_executor()),
       hub_(std::move(hub)),
       token_(hub_->counters()),
       peer_(peer_of(beast::get_lowest_layer(stream_).socket())) {}
@@ -113,8 +114,7 @@ void HttpSession<Stream>::guarded(const char* where, F&& f) noexcept {
 
 template <class Stream>
 void HttpSession<Stream>::run() {
-  asio::dispatch(stream_.get_executor(),
-                 [self = this->shared_from_this()] { self->guarded("start", [&] { self->start(); }); });
+  asio::dispatch(executor_, [self = this->shared_from_this()] { self->guarded("start", [&] { self->start(); }); });
 }
 
 template <class Stream>
@@ -131,11 +131,12 @@ void HttpSession<Stream>::start() {
 
 template <class Stream>
 void HttpSession<Stream>::stop() {
-  asio::post(stream_.get_executor(), [self = this->shared_from_this()] { self->abort(); });
+  asio::post(executor_, [self = this->shared_from_this()] { self->abort(); });
 }
 
 template <class Stream>
 void HttpSession<Stream>::abort() {
+  if (upgraded_) return;  // the connection is the WsSession's now
   beast::get_lowest_layer(stream_).close();
 }
 
@@ -198,6 +199,7 @@ void HttpSession<Stream>::upgrade() {
     refusal = hub_->service().check_endpoint(std::string_view(target.data(), target.size()));
   }
   beast::get_lowest_layer(stream_).expires_never();
+  upgraded_ = true;
   auto ws = std::make_shared<WsSession<Stream>>(std::move(stream_), hub_, std::move(token_), peer_);
   ws->run(parser_->release(), std::move(refusal));
 }
@@ -229,7 +231,7 @@ template <class Stream>
 void HttpSession<Stream>::run_blocking(HttpRoute route, unsigned version, bool keep_alive, bool head) {
   asio::post(hub_->blocking(), [self = this->shared_from_this(), route, version, keep_alive, head]() noexcept {
     try {
-      asio::post(self->stream_.get_executor(),
+      asio::post(self->executor_,
                  [self, a = answer(self->hub_, route), version, keep_alive, head]() mutable {
                    self->guarded("respond", [&] {
                      self->send(self->make_response(a.status, version, keep_alive, head, std::move(a.body),

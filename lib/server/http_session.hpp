@@ -1,5 +1,6 @@
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/message.hpp>
@@ -30,8 +31,9 @@ namespace chatctl::server {
 // connection handed to a WsSession, which either serves it or refuses it with one
 // customer_disconnected push.
 //
-// Lives on its connection's strand; held by its pending operations (shared_ptr). Registered with
-// the hub: stop() closes the connection (shutdown does not wait for idle keep-alive clients).
+// Lives on its connection's executor (a strand, or the io_context when one thread runs it); held
+// by its pending operations (shared_ptr). Registered with the hub: stop() closes the connection
+// (shutdown does not wait for idle keep-alive clients), unless it went to a WsSession meanwhile.
 // No exception leaves a completion handler: one is logged and the connection closed.
 template <class Stream>
 class HttpSession final : public Stoppable, public std::enable_shared_from_this<HttpSession<Stream>> {
@@ -66,6 +68,10 @@ class HttpSession final : public Stoppable, public std::enable_shared_from_this<
   void guarded(const char* where, F&& f) noexcept;
 
   Stream stream_;
+  // stream_'s executor, kept: stop() comes from another thread, maybe after upgrade() moved
+  // stream_ away (a moved-from stream has none).
+  boost::asio::any_io_executor executor_;
+  bool upgraded_{false};  // stream_ went to a WsSession; on executor_
   std::shared_ptr<Hub> hub_;
   ConnectionToken token_;
   std::string peer_;

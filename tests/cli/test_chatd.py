@@ -328,3 +328,47 @@ def test_chatd_delivers_webhooks_for_what_its_clients_do(cli, chatd, tmp_path):
         assert all(r["signed_ok"] and r["body"]["PrimaryKey"] == chat for r in got)
     finally:
         receiver.stop()
+
+
+# wss:// and https:// on chatd's own certificate, with one I/O thread (no strands) and with two;
+# then SIGTERM while connections are still being upgraded, which must end in a clean exit.
+@pytest.mark.parametrize("io_threads", [1, 2])
+def test_tls_conversation_and_shutdown_during_upgrades(cli, chatd, tmp_path, io_threads):
+    import ssl
+    import subprocess
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    trust = ssl.create_default_context(cafile=str(cert))
+    tokens = setup_people(cli, customers=("cust-1", "cust-2"))
+    server = chatd("--set", f"chatd_threads={io_threads}", "--tls-cert", str(cert), "--tls-key", str(key))
+    url = server.url().replace("ws://", "wss://")
+    https = server.http("/livez").replace("http://", "https://")
+    assert urllib.request.urlopen(https, timeout=5, context=trust).read() == b"ok"
+    with pytest.raises(OSError):  # plain HTTP gets no answer on a TLS port
+        urllib.request.urlopen(server.http("/livez"), timeout=5)
+
+    async def scenario():
+        c = await Rtm.connect(url, ssl=trust)
+        await c.ok("login", {"token": "Bearer " + tokens["cust-1"]})
+        started = await c.ok("start_chat", {"chat": {"thread": {"events": [{"type": "message", "text": "Hi"}]}}})
+        await c.push("incoming_chat")
+        sent = await c.ok("send_event", {"chat_id": started["chat_id"], "event": {"type": "message", "text": "x"}})
+        assert (await c.push("incoming_event"))["event"]["id"] == sent["event_id"]
+
+        async def upgrade():
+            try:
+                other = await Rtm.connect(url, ssl=trust, open_timeout=10)
+                await other.ws.close()
+            except (OSError, websockets.WebSocketException, asyncio.TimeoutError):
+                pass  # refused or cut off by the shutdown: either is fine, a crash is not
+
+        opening = [asyncio.create_task(upgrade()) for _ in range(20)]
+        await asyncio.sleep(0.005)
+        server.proc.send_signal(__import__("signal").SIGTERM)
+        await asyncio.gather(*opening)
+        assert (await c.push("customer_disconnected"))["reason"] == "service_temporarily_unavailable"
+
+    run(scenario())
+    assert server.proc.wait(20) == 0, server.output()
