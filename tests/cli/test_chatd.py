@@ -210,12 +210,13 @@ def test_bad_input_gets_errors_or_documented_disconnects(cli, chatd):
     run(scenario())
 
 
-def test_a_flood_from_a_client_that_does_not_read_leaves_the_server_answering(cli, chatd):
+@pytest.mark.parametrize("io_threads", [1, 2])
+def test_a_flood_from_a_client_that_does_not_read_leaves_the_server_answering(cli, chatd, io_threads):
     """Sixty thousand pings, far beyond the rate limit, from a client that reads nothing: pings and
     too_many_requests are answered on the I/O thread itself, and the server must go on answering
     everyone (whether or not this client ends up dropped for what waits for it)."""
     tokens = setup_people(cli)
-    server = chatd("--set", "chatd_max_queued_bytes=65536")
+    server = chatd("--set", "chatd_max_queued_bytes=65536", "--set", f"chatd_threads={io_threads}")
 
     async def scenario():
         ws = await websockets.connect(server.url(), max_queue=1)
@@ -256,9 +257,10 @@ def check_request_histogram(metrics, answered):
     assert 0 < values[name + "_sum"] < 15 * answered
 
 
-def test_health_metrics_and_graceful_shutdown(cli, chatd):
+@pytest.mark.parametrize("io_threads", [1, 2])
+def test_health_metrics_and_graceful_shutdown(cli, chatd, io_threads):
     tokens = setup_people(cli)
-    server = chatd()
+    server = chatd("--set", f"chatd_threads={io_threads}")
     assert urllib.request.urlopen(server.http("/livez"), timeout=5).status == 200
     assert urllib.request.urlopen(server.http("/readyz"), timeout=5).status == 200
     metrics = urllib.request.urlopen(server.http("/metrics"), timeout=5).read().decode()
