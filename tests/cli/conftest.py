@@ -111,3 +111,16 @@ def bare(tmp_path):
 @pytest.fixture
 def source_dir():
     return SOURCE_DIR
+
+
+@pytest.fixture
+def self_signed(tmp_path):
+    """Makes a key and a self-signed certificate (key.pem, cert.pem) for the names `san` gives, as
+    openssl's subjectAltName (e.g. "DNS:localhost"); returns their paths."""
+    def make(san):
+        key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                        "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=" + san],
+                       check=True, capture_output=True)
+        return key, cert
+    return make

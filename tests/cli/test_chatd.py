@@ -4,6 +4,7 @@ PostgreSQL, and with two chatd processes sharing one PostgreSQL database."""
 import asyncio
 import time
 import json
+import ssl
 import urllib.error
 import urllib.request
 
@@ -335,15 +336,10 @@ def test_chatd_delivers_webhooks_for_what_its_clients_do(cli, chatd, tmp_path):
 # wss:// and https:// on chatd's own certificate, with one I/O thread (no strands) and with two;
 # then SIGTERM while connections are still being upgraded, which must end in a clean exit.
 @pytest.mark.parametrize("io_threads", [1, 2])
-def test_tls_conversation_and_shutdown_during_upgrades(cli, chatd, tmp_path, io_threads):
-    import ssl
-    import subprocess
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
-                    "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1"],
-                   check=True, capture_output=True)
+def test_tls_conversation_and_shutdown_during_upgrades(cli, chatd, self_signed, io_threads):
+    key, cert = self_signed("IP:127.0.0.1")
     trust = ssl.create_default_context(cafile=str(cert))
-    tokens = setup_people(cli, customers=("cust-1", "cust-2"))
+    tokens = setup_people(cli)
     server = chatd("--set", f"chatd_threads={io_threads}", "--tls-cert", str(cert), "--tls-key", str(key))
     url = server.url().replace("ws://", "wss://")
     https = server.http("/livez").replace("http://", "https://")

@@ -292,13 +292,10 @@ def test_two_deliverers_never_send_the_same_event_twice(cli, tmp_path, receiver)
 
 
 @pytest.fixture
-def tls_receiver(tmp_path):
+def tls_receiver(self_signed):
     """The receiver behind TLS with a certificate for localhost that only SSL_CERT_FILE trusts."""
     import ssl
-    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
-                    "-days", "2", "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
-                   check=True, capture_output=True)
+    key, cert = self_signed("DNS:localhost")
     r = Receiver()
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
