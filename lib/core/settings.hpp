@@ -56,6 +56,7 @@ inline constexpr std::string_view kChatdPendingRequests = "chatd_pending_request
 inline constexpr std::string_view kChatdConnectionsPerCustomer = "chatd_connections_per_customer";
 inline constexpr std::string_view kChatdMaxFrame = "chatd_max_frame_bytes";
 inline constexpr std::string_view kChatdMaxQueued = "chatd_max_queued_bytes";
+inline constexpr std::string_view kChatdQueueBytes = "chatd_queue_bytes";
 inline constexpr std::string_view kChatdPoll = "chatd_poll_ms";
 inline constexpr std::string_view kChatdWalBytes = "chatd_wal_bytes";
 inline constexpr std::string_view kChatdTokenTtl = "chatd_token_ttl_s";

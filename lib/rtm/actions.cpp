@@ -396,7 +396,7 @@ Outcome Actions::run(Session& session, const Request& r) {
   const std::string& action = r.action;
   if (!known(action)) throw RtmError(ErrorType::validation, "Unknown action `" + action + "`");
   if (action == "ping") return {};
-  if (action != "login" && !session.logged_in) throw RtmError(ErrorType::authentication, "Log in first");
+  if (action != "login" && !session.logged_in) throw RtmError(ErrorType::authentication, std::string(kLogInFirst));
   if (action == "login" && session.logged_in) throw RtmError(ErrorType::not_allowed, "Already logged in");
   Outcome out;
   // Whatever this action read may be taken back with it when it fails.
@@ -452,6 +452,10 @@ Outcome Actions::run(Session& session, const Request& r) {
         for (const auto& [k, v] : storage->items()) {
           if (!v.is_string()) invalid("`customer_side_storage` maps keys to strings");
         }
+      }
+      if (admission_ && !admission_(c.id)) {
+        session.disconnect_reason = "too_many_connections";
+        throw RtmError(ErrorType::not_allowed, "Too many connections");
       }
       if (fields.name || fields.email || !profile.empty()) {
         if (!profile.empty()) fields.profile_patch = dump(profile);

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -27,6 +28,9 @@ struct Session {
   std::string disconnect_reason{};
 };
 
+// The message of the authentication error for any action but login before login.
+inline constexpr std::string_view kLogInFirst = "Log in first";
+
 // The result of an action: the response payload and, for login, who logged in.
 struct Outcome {
   nlohmann::json payload = nlohmann::json::object();
@@ -47,6 +51,11 @@ class Actions {
   // The transaction the actions ran in was rolled back, or the rows were replaced: what they
   // read before may be gone.
   void rolled_back() { default_channel_.forget(); }
+  // Asked by login, once the token and the request are found good and before anything is
+  // written: may this customer have one more connection? False refuses the login with
+  // too_many_connections (its disconnect reason) and leaves nothing behind. Unset: always.
+  using Admission = std::function<bool(const std::string& customer_id)>;
+  void set_admission(Admission admission) { admission_ = std::move(admission); }
 
  private:
   class Context;
@@ -54,6 +63,7 @@ class Actions {
   const core::Settings& settings_;
   const core::Clock& clock_;
   DefaultChannel default_channel_;
+  Admission admission_;
 };
 
 }  // namespace chatctl::rtm

@@ -39,6 +39,7 @@ Limits Limits::from(const core::Settings& s) {
   l.connections_per_customer = static_cast<std::size_t>(s.get_int(k::kChatdConnectionsPerCustomer));
   l.max_frame_bytes = static_cast<std::size_t>(s.get_int(k::kChatdMaxFrame));
   l.max_queued_bytes = static_cast<std::size_t>(s.get_int(k::kChatdMaxQueued));
+  l.queue_bytes = static_cast<std::size_t>(s.get_int(k::kChatdQueueBytes));
   l.poll_interval = std::chrono::milliseconds(s.get_int(k::kChatdPoll));
   l.wal_bytes = s.get_int(k::kChatdWalBytes);
   return l;
@@ -50,19 +51,22 @@ namespace {
 // the deadline check with request_timeout.
 struct Job {
   std::shared_ptr<Client> client;
-  std::string frame;
   Clock::time_point received;
   std::shared_ptr<std::atomic<bool>> answered;
-  bool logout{false};  // not a request: the customer's last connection closed
-  Request request{};   // decoded by receive()
+  std::size_t bytes{0};  // the request's frame, as counted against chatd_queue_bytes
+  bool logout{false};    // not a request: the customer's last connection closed
+  std::string customer;  // with logout: whose
+  Request request{};     // decoded by receive()
 };
 
 // What the worker sends back for one job once its transaction is committed.
 struct Answer {
   std::string frame;
   bool error{false};
-  std::string login_customer;  // a login succeeded for this customer
+  std::string login_customer;  // a login succeeded for this customer (who holds a place, see admit)
   std::int64_t login_seq{0};   // with it: the event log's last seq before the login ran
+  bool skipped{false};         // not run: its connection had closed, or it was answered with request_timeout
+  bool refused{false};         // a login refused with too_many_connections: no answer, a disconnect
 };
 
 // Requests per transaction. PostgreSQL keeps 64 subtransactions (our savepoints) of a transaction
@@ -131,6 +135,7 @@ class Client {
   std::atomic<bool> observed_closed{false};
   // Published by the worker after login, read by the follower.
   std::atomic<bool> logged_in{false};
+  std::atomic<std::size_t> logins_queued{0};  // login requests waiting for the worker or running
   std::atomic<core::Micros> token_expires{0};
   std::atomic<std::int64_t> token_id{0};
   // The event log's last seq before its login ran: the login response already shows every event
@@ -161,6 +166,7 @@ class Service::Impl {
         log_store_(single_ ? *worker_store_ : *follower_store_),
         actions_(*worker_store_, settings, clock),
         router_(log_store_, router_memory_) {
+    actions_.set_admission([this](const std::string& customer) { return take_place(customer); });
     cursor_ = log_store_.last_event_seq();
     if (!single_ && worker_store_->backend() == store::Backend::sqlite) {
       checkpoint_store_ = engine::open_database(settings, clock);
@@ -270,16 +276,33 @@ class Service::Impl {
       send(*c, response_frame(request.request_id, request.action, nlohmann::json::object()));
       return;
     }
-    if (c->pending >= limits_.pending_requests) {
+    // Before login, anything but login fails: answered here too, unless a login is on its way
+    // (logins_queued is read first: the worker drops it only once logged_in is set).
+    const bool login = request.action == "login";
+    std::optional<ErrorType> refusal;
+    if (!login && c->logins_queued == 0 && !c->logged_in) {
+      refusal = ErrorType::authentication;
+    } else if (c->pending >= limits_.pending_requests) {
+      refusal = ErrorType::pending_requests_limit_reached;
+    } else if (queued_bytes_ + frame.size() > limits_.queue_bytes) {
+      refusal = ErrorType::service_unavailable;  // the database is behind: memory stays bounded
+    }
+    if (refusal) {
       ++request_errors_;
       count_answered(Clock::now() - received);
-      send(*c, error_frame(rid, action, ErrorType::pending_requests_limit_reached,
-                           default_message(ErrorType::pending_requests_limit_reached)));
+      send(*c, error_frame(rid, action, *refusal,
+                           *refusal == ErrorType::authentication ? kLogInFirst : default_message(*refusal)));
       return;
     }
     ++c->pending;
-    Job job{c, std::move(frame), Clock::now(), std::make_shared<std::atomic<bool>>(false)};
+    if (login) ++c->logins_queued;
+    Job job;
+    job.client = c;
+    job.received = Clock::now();
+    job.answered = std::make_shared<std::atomic<bool>>(false);
+    job.bytes = frame.size();
     job.request = std::move(request);
+    queued_bytes_ += job.bytes;
     {
       std::lock_guard lock(c->mu);
       c->inflight.emplace_back(job.received, job.answered);
@@ -314,7 +337,24 @@ class Service::Impl {
       std::lock_guard lock(clients_mu_);
       all_.erase(c);
     }
+    drop_queued(c);
     unregister(c);
+  }
+
+  // A closed connection's requests that have not run yet are dropped: nobody waits for their
+  // answers, and a client that reconnects does not leave work (and memory) behind. A batch under
+  // way skips them too (run_batch).
+  void drop_queued(const std::shared_ptr<Client>& c) {
+    if (c->pending == 0) return;
+    std::deque<Job> dropped;  // freed after queue_mu_ is released
+    {
+      std::lock_guard lock(queue_mu_);
+      std::deque<Job> kept;
+      for (auto& job : queue_) (!job.logout && job.client == c ? dropped : kept).push_back(std::move(job));
+      queue_.swap(kept);
+      for (const auto& job : dropped) queued_bytes_ -= job.bytes;
+    }
+    dropped_ += dropped.size();
   }
 
   void observe(std::shared_ptr<Observer> o) { observer_ = std::move(o); }
@@ -470,6 +510,10 @@ class Service::Impl {
     metric("chatd_rtm_requests_total", "counter", "Requests answered (pings, errors and timeouts included)", answered);
     metric("chatd_rtm_request_errors_total", "counter", "Requests answered with an error", request_errors_.load());
     metric("chatd_rtm_request_timeouts_total", "counter", "Requests answered with request_timeout", timeouts_.load());
+    metric("chatd_rtm_requests_dropped_total", "counter", "Requests not run because their connection closed first",
+           dropped_.load());
+    metric("chatd_rtm_queue_bytes", "gauge", "Bytes of requests waiting for the database (limit chatd_queue_bytes)",
+           queued_bytes_.load());
     metric("chatd_rtm_request_seconds_total", "counter", "Time from receiving requests to answering them",
            request_seconds);
     {
@@ -522,6 +566,7 @@ class Service::Impl {
     if (observer_) observer_->sent(c->id, frame);
     out({c->sink, std::move(frame)});
     out({c->sink, {}, true, going_away});
+    drop_queued(c);
     unregister(c);
   }
 
@@ -544,17 +589,21 @@ class Service::Impl {
         last = true;
       }
     }
-    if (last && !stopping_) {
-      Job job;
-      job.client = c;
-      job.logout = true;
-      job.frame = customer;
-      {
-        std::lock_guard lock(queue_mu_);
-        queue_.push_back(std::move(job));
-      }
-      queue_cv_.notify_one();
+    if (last) queue_logout(c, customer);
+  }
+
+  // The customer's last connection is gone: the worker marks it off-line.
+  void queue_logout(const std::shared_ptr<Client>& c, std::string customer) {
+    if (stopping_) return;
+    Job job;
+    job.client = c;
+    job.logout = true;
+    job.customer = std::move(customer);
+    {
+      std::lock_guard lock(queue_mu_);
+      queue_.push_back(std::move(job));
     }
+    queue_cv_.notify_one();
   }
 
   void answer_error(Client& c, std::string_view frame, ErrorType type) {
@@ -610,6 +659,7 @@ class Service::Impl {
   std::vector<Job> take_batch() {
     std::vector<Job> batch;
     while (!queue_.empty() && batch.size() < max_batch_) {
+      queued_bytes_ -= queue_.front().bytes;
       batch.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
@@ -639,6 +689,11 @@ class Service::Impl {
     try {
       store::WriteTransaction tx(*worker_store_);
       for (std::size_t i = 0; i < batch.size(); ++i) {
+        // Closed meanwhile, or answered with request_timeout: its client expects nothing more.
+        if (!batch[i].logout && (batch[i].client->closed || *batch[i].answered)) {
+          answers[i].skipped = true;
+          continue;
+        }
         const bool login = !batch[i].logout && batch[i].request.action == "login";
         const std::int64_t before = login ? worker_store_->last_event_seq() : 0;
         answers[i] = run(batch[i]);
@@ -661,20 +716,38 @@ class Service::Impl {
       auto& job = batch[i];
       if (job.logout) continue;
       auto& c = *job.client;
+      auto& a = answers[i];
+      // Once admit() has published logged_in (see receive).
+      const core::OnExit login_settled([&] {
+        if (job.request.action == "login") --c.logins_queued;
+      });
       --c.pending;
       settle(c, job.answered);
-      if (job.answered->exchange(true)) continue;  // timed out already
-      count_answered(now - job.received);
-      if (!committed) {
-        c.session = Session{};
-        answer_error(c, job.frame, ErrorType::service_unavailable);
+      const bool timed_out = job.answered->exchange(true);
+      if (a.skipped) {
+        ++dropped_;
         continue;
       }
-      if (answers[i].error) ++request_errors_;
-      if (!answers[i].login_customer.empty()) {
-        if (!admit(job.client, answers[i].login_customer, answers[i].login_seq)) continue;
+      if (!committed) {
+        if (!a.login_customer.empty()) give_place(a.login_customer);
+        if (timed_out) continue;
+        count_answered(now - job.received);
+        c.session = Session{};
+        ++request_errors_;
+        send(c, error_frame(job.request.request_id, job.request.action, ErrorType::service_unavailable,
+                            default_message(ErrorType::service_unavailable)));
+        continue;
       }
-      send(c, std::move(answers[i].frame));
+      if (!a.login_customer.empty() && !admit(job.client, a.login_customer, a.login_seq, timed_out)) continue;
+      if (timed_out || c.closed) continue;  // closed while it ran (or by a refused login before it)
+      if (a.refused) {  // no answer: the documented disconnect
+        c.session.disconnect_reason.clear();
+        disconnect(job.client, "too_many_connections");
+        continue;
+      }
+      count_answered(now - job.received);
+      if (a.error) ++request_errors_;
+      send(c, std::move(a.frame));
       if (!c.session.disconnect_reason.empty()) disconnect(job.client, std::exchange(c.session.disconnect_reason, {}));
     }
     // What was just committed is news: on one session it is read at once, on the session it
@@ -701,7 +774,7 @@ class Service::Impl {
     if (job.logout) {
       try {
         store::WriteTransaction tx(*worker_store_);
-        people_.set_customer_availability(job.frame, model::CustomerAvailability::offline, false);
+        people_.set_customer_availability(job.customer, model::CustomerAvailability::offline, false);
         tx.commit();
       } catch (const std::exception& e) {
         spdlog::debug("chatd: marking a customer off-line: {}", e.what());
@@ -725,6 +798,10 @@ class Service::Impl {
       a.error = true;
       a.frame = error_frame(rid, action, ErrorType::internal, default_message(ErrorType::internal));
     }
+    a.refused = std::exchange(refused_, false);
+    // A login that took a place and then failed gives it back; one that succeeded keeps it for admit().
+    if (!placed_.empty() && a.login_customer.empty()) give_place(placed_);
+    placed_.clear();
     return a;
   }
 
@@ -779,19 +856,47 @@ class Service::Impl {
     next_wal_hold_ = Clock::now() + (complete ? kWalHoldRetry : kWalHoldBackoff);
   }
 
-  // Registers a freshly logged-in connection under its customer; false (and a disconnect) when
-  // the customer has too many.
-  bool admit(const std::shared_ptr<Client>& c, const std::string& customer, std::int64_t login_seq) {
+  // Login's admission (Actions::set_admission), on the thread running the batch: a place among
+  // the customer's connections, taken before the login writes anything and held until admit()
+  // registers the connection or the login comes to nothing. Counting the places of logins not yet
+  // admitted keeps two logins of one batch from both taking the last one.
+  bool take_place(const std::string& customer) {
+    std::lock_guard lock(clients_mu_);
+    const auto open = by_customer_.find(customer);
+    const std::size_t held = open == by_customer_.end() ? 0 : open->second.size();
+    auto taken = places_.find(customer);
+    if (held + (taken == places_.end() ? 0 : taken->second) >= limits_.connections_per_customer) {
+      refused_ = true;
+      return false;
+    }
+    ++places_[customer];
+    placed_ = customer;
+    return true;
+  }
+
+  void give_place(const std::string& customer) {
+    std::lock_guard lock(clients_mu_);
+    give_place_locked(customer);
+  }
+
+  void give_place_locked(const std::string& customer) {
+    const auto it = places_.find(customer);
+    if (it != places_.end() && --it->second == 0) places_.erase(it);
+  }
+
+  // Registers a freshly logged-in connection under its customer, in the place its login took.
+  // One that closed while its login ran, or whose login was answered with request_timeout
+  // (`abandoned`), is logged out again: false, and the customer goes off-line unless another
+  // connection of its is open.
+  bool admit(const std::shared_ptr<Client>& c, const std::string& customer, std::int64_t login_seq, bool abandoned) {
+    bool offline = false;
     {
       std::lock_guard lock(clients_mu_);
-      // Closed while its login ran: disconnected() found no customer to unregister, so it must
-      // not be registered now (it would count against the limit, and keep the customer on-line).
-      if (c->closed) return false;
-      auto& set = by_customer_[customer];
-      if (set.size() >= limits_.connections_per_customer) {
-        if (set.empty()) by_customer_.erase(customer);
-      } else {
-        set.insert(c);
+      give_place_locked(customer);
+      // Closed before this: disconnected() found no customer to unregister, so it must not be
+      // registered now (it would count against the limit, and keep the customer on-line).
+      if (!c->closed && !abandoned) {
+        by_customer_[customer].insert(c);
         std::lock_guard clock(c->mu);
         c->customer_id = customer;
         c->token_id = c->session.token_id;
@@ -800,9 +905,10 @@ class Service::Impl {
         c->logged_in = true;
         return true;
       }
+      offline = !by_customer_.contains(customer);
     }
     c->session = Session{};
-    disconnect(c, "too_many_connections");
+    if (offline) queue_logout(c, customer);
     return false;
   }
 
@@ -953,6 +1059,7 @@ class Service::Impl {
   bool paused_{false};               // restart() is resetting the database
   std::deque<Job> queue_;
   bool stop_{false};
+  std::atomic<std::size_t> queued_bytes_{0};  // of queue_'s jobs; changed under queue_mu_
 
   std::unique_ptr<store::Store> checkpoint_store_;  // SQLite only
   std::mutex checkpoint_mu_;                        // guards checkpoint_stop_, checkpoint_due_ and hold_
@@ -973,16 +1080,20 @@ class Service::Impl {
   bool follow_wake_{false};  // something was committed: read the log now
   std::vector<std::vector<Job>> spent_;  // answered batches for the follower to free
 
-  mutable std::mutex clients_mu_;  // guards all_ and by_customer_
+  mutable std::mutex clients_mu_;  // guards all_, by_customer_ and places_
   std::unordered_set<std::shared_ptr<Client>> all_;
   std::unordered_map<std::string, std::unordered_set<std::shared_ptr<Client>>> by_customer_;
+  std::unordered_map<std::string, std::size_t> places_;  // logins run but not yet admitted, by customer
+  // The batch runner's: the place the login being run took, and whether it was refused one.
+  std::string placed_;
+  bool refused_{false};
 
   std::atomic<bool> stopping_{false};
   std::atomic<bool> follower_healthy_{true};
   std::atomic<std::int64_t> last_poll_ns_{Clock::now().time_since_epoch().count()};
   std::atomic<std::int64_t> cursor_{0};
   std::atomic<std::uint64_t> connections_total_{0}, frames_in_{0}, request_errors_{0}, timeouts_{0},
-      batches_{0}, pushes_{0}, disconnects_{0}, request_ns_{0}, wal_holds_{0}, publish_wait_ns_{0};
+      batches_{0}, pushes_{0}, disconnects_{0}, request_ns_{0}, wal_holds_{0}, publish_wait_ns_{0}, dropped_{0};
   std::array<std::atomic<std::uint64_t>, kRequestBuckets.size() + 1> request_buckets_{};  // the last: beyond all
 
   std::shared_ptr<Observer> observer_;  // set before the first connection, then only read

@@ -55,6 +55,7 @@ struct Limits {
   std::size_t connections_per_customer{16};
   std::size_t max_frame_bytes{256 * 1024};
   std::size_t max_queued_bytes{4 * 1024 * 1024};  // per connection, before it is dropped
+  std::size_t queue_bytes{16 * 1024 * 1024};       // requests waiting for the worker, all connections
   std::chrono::milliseconds poll_interval{20};     // how often the event log is read when idle
   std::int64_t wal_bytes{64 * 1024 * 1024};        // SQLite: restart the WAL past this size
   static Limits from(const core::Settings& settings);

@@ -5,6 +5,8 @@ import asyncio
 import time
 import json
 import ssl
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 
@@ -284,6 +286,100 @@ def test_health_metrics_and_graceful_shutdown(cli, chatd, io_threads):
 
     run(scenario())
     assert server.proc.wait(20) == 0
+
+
+class HeldWrites:
+    """Another process holds chatd's writes off: SQLite's write lock, or on PostgreSQL a lock on
+    the event log, which every write appends to. The worker waits in its transaction, and the
+    requests that come meanwhile queue up behind it."""
+
+    def __init__(self, cli, backend):
+        self.psql = backend == "postgresql"
+        if self.psql:
+            self.proc = subprocess.Popen(["psql", "-qAt", cli.db], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         text=True)
+            self.proc.stdin.write("BEGIN;\nLOCK TABLE event_log IN EXCLUSIVE MODE;\n\\echo held\n")
+            self.proc.stdin.flush()
+        else:
+            hold = ("import sqlite3, sys\n"
+                    "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+                    "db.execute('BEGIN IMMEDIATE')\n"
+                    "print('held', flush=True)\n"
+                    "sys.stdin.read()\n"
+                    "db.execute('COMMIT')\n")
+            self.proc = subprocess.Popen([sys.executable, "-c", hold, cli.db], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout.readline().strip() == "held"
+
+    def release(self):
+        if self.proc.stdin.closed:
+            return
+        if self.psql:
+            self.proc.stdin.write("COMMIT;\n")
+        self.proc.stdin.close()
+        assert self.proc.wait(10) == 0
+
+
+async def send(conn, action, payload=None, request_id=None):
+    """A request sent without waiting for its answer (pipelined)."""
+    frame = {"action": action, "payload": payload or {}}
+    if request_id:
+        frame["request_id"] = request_id
+    await conn.ws.send(json.dumps(frame))
+
+
+def test_a_busy_database_queues_requests_within_bounds_and_drops_what_nobody_waits_for(cli, chatd, backend):
+    tokens = setup_people(cli, ("cust-1", "cust-2"))
+    server = chatd("--set", "chatd_connections_per_customer=1", "--set", "chatd_queue_bytes=65536")
+
+    async def scenario():
+        a = await Rtm.connect(server.url())
+        await a.ok("login", {"token": tokens["cust-1"]})
+        held = HeldWrites(cli, backend)
+        try:
+            # cust-2 logs in, asks for chats and hangs up: the login waits in the worker's
+            # transaction, the start_chats behind it.
+            gone = await Rtm.connect(server.url())
+            await send(gone, "login", {"token": tokens["cust-2"]})
+            await asyncio.sleep(0.3)
+            for _ in range(3):
+                await send(gone, "start_chat", {"continuous": True})
+            await gone.close()
+            # A login over the connection limit, with requests pipelined behind it.
+            over = await Rtm.connect(server.url())
+            await send(over, "login", {"token": tokens["cust-1"]})
+            for _ in range(3):
+                await send(over, "start_chat", {"continuous": True})
+            # Answered while the database is still held, so without the worker: anything before
+            # login, and what would take the queue past chatd_queue_bytes.
+            fresh = await Rtm.connect(server.url())
+            assert await fresh.error("get_customer") == "authentication"
+            await fresh.close()
+            pad = "x" * 30000
+            await send(a, "get_customer", {"pad": pad}, "q1")
+            await send(a, "get_customer", {"pad": pad}, "q2")
+            assert await a.error("get_customer", {"pad": pad}) == "service_unavailable"
+        finally:
+            held.release()
+        for rid in ("q1", "q2"):
+            answer = await a._take(lambda f: f.get("request_id") == rid, 10)
+            assert answer["success"], answer
+        assert (await over.push("customer_disconnected"))["reason"] == "too_many_connections"
+        with pytest.raises(websockets.ConnectionClosed):
+            while True:  # nothing but the close: the pipelined requests were neither run nor answered
+                frame = json.loads(await asyncio.wait_for(over.ws.recv(), 10))
+                assert frame.get("type") != "response", frame
+        assert (await a.ok("list_chats"))["total_chats"] == 0
+        await a.close()
+
+    run(scenario())
+    assert cli.ok("chat", "list", "-o", "json").json() == []
+    # cust-2's connection closed before its login was through: off-line again.
+    shown = cli.ok("customer", "show", "cust-2", "-o", "json").json()
+    assert (shown["availability"], shown["availability_set"]) == ("offline", "offline")
+    metrics = urllib.request.urlopen(server.http("/metrics"), timeout=5).read().decode()
+    dropped = [line for line in metrics.splitlines() if line.startswith("chatd_rtm_requests_dropped_total ")]
+    assert dropped and int(dropped[0].split()[1]) >= 3, dropped
 
 
 def test_revoked_tokens_and_bans_disconnect(cli, chatd):
