@@ -261,6 +261,7 @@ model::Participant ChatEngine::update_participant(model::ChatId id, ChatterType 
   model::Chat c = require_chat(id);
   auto p = store_.find_participant(id, type, chatter_id);
   if (!p) throw Error(ErrorKind::not_found, "no participant " + core::quoted(chatter_id) + " in chat " + std::to_string(id));
+  const ChatterActive was_active = p->active;
   if (change.active) p->active = *change.active;
   if (change.monitoring) p->monitoring = *change.monitoring;
   if (change.permission) {
@@ -279,7 +280,10 @@ model::Participant ChatEngine::update_participant(model::ChatId id, ChatterType 
   store_.update_participant(*p);
   if (accepted) store_.delete_invites(chatter_id, id, std::nullopt);
   touch(c);
-  log("ChatParticipantUpdate", c, participant_json(*p).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  // Who joins (an invited agent accepting) is told apart from who only changes.
+  nlohmann::json payload = participant_json(*p);
+  if (p->active != was_active) payload["chatter_active_before"] = static_cast<int>(was_active);
+  log("ChatParticipantUpdate", c, payload.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   tx.commit();
   return *p;
 }

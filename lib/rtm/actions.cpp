@@ -363,6 +363,9 @@ Actions::Actions(store::Store& store, const core::Settings& settings, const core
 
 namespace {
 
+// The chat flag that keeps a chat's continuous mode (start_chat, activate_chat) between threads.
+constexpr std::string_view kContinuousFlag = "RTMContinuous";
+
 constexpr std::string_view kActions[] = {
     "login", "ping", "list_chats", "list_threads", "get_chat", "start_chat", "activate_chat", "deactivate_chat",
     "send_event", "send_rich_message_postback", "send_sneak_peek", "update_chat_properties",
@@ -673,6 +676,7 @@ Outcome Actions::run(Session& session, const Request& r) {
         spec.chatter_name = n.requester_name;
         spec.chatter_type = n.requester_type;
         ctx.chats_.add_participant(chat_id, spec, false);
+        if (continuous.value_or(false)) ctx.chats_.set_flag(chat_id, kContinuousFlag, "1", c.id, false);
       } else {
         const auto v = ctx.chat(*chat, c, "id");
         if (v.active()) throw RtmError(ErrorType::not_allowed, "The chat is already active");
@@ -681,8 +685,17 @@ Outcome Actions::run(Session& session, const Request& r) {
           const auto channel = ctx.channel(*group, c);
           if (channel != v.chat.channel_id) ctx.chats_.move_chat(chat_id, std::to_string(channel), false);
         }
-        if (!continuous.value_or(false) && !ctx.channel_online(ctx.chats_.chat(chat_id).channel_id)) {
+        // The chat's mode, as start_chat or an earlier activate_chat set it, unless given now.
+        store::FlagFilter mode;
+        mode.chat_id = chat_id;
+        mode.key = std::string(kContinuousFlag);
+        const auto flags = ctx.chats_.flags(mode);
+        const bool was_continuous = std::any_of(flags.begin(), flags.end(), [](const auto& f) { return f.value == "1"; });
+        if (!continuous.value_or(was_continuous) && !ctx.channel_online(ctx.chats_.chat(chat_id).channel_id)) {
           throw RtmError(ErrorType::groups_offline);
+        }
+        if (continuous && *continuous != was_continuous) {
+          ctx.chats_.set_flag(chat_id, kContinuousFlag, *continuous ? "1" : "0", c.id, false);
         }
         ctx.chats_.set_status(chat_id, model::ChatStatus::request, false);
         // A customer who left comes back with the chat.
@@ -842,8 +855,13 @@ Outcome Actions::run(Session& session, const Request& r) {
       const auto online_agents = ctx.people_.online_agents(std::nullopt);
       json statuses = json::object();
       for (const auto& ch : channels) {
-        const auto group = ctx.reader_.group_of(ch.id);
-        if (!wanted.empty() && !wanted.count(group)) continue;
+        // The default channel is group 0, and its own id names it too (as in start_chat): it is
+        // answered under the id it was asked by.
+        auto group = ctx.reader_.group_of(ch.id);
+        if (!wanted.empty() && !wanted.count(group)) {
+          if (!wanted.count(ch.id)) continue;
+          group = ch.id;
+        }
         bool online = false;
         for (const auto& [login, chs] : available) {
           online = online || std::find(chs.begin(), chs.end(), ch.id) != chs.end();
@@ -851,7 +869,9 @@ Outcome Actions::run(Session& session, const Request& r) {
         const bool any_agent = std::any_of(online_agents.begin(), online_agents.end(), [&](const auto& a) {
           return std::binary_search(a.groups.begin(), a.groups.end(), ch.group);
         });
-        statuses[std::to_string(group)] = online ? "online" : any_agent ? "online_for_queue" : "offline";
+        const char* status = online ? "online" : any_agent ? "online_for_queue" : "offline";
+        statuses[std::to_string(group)] = status;
+        if (group != ch.id && wanted.count(ch.id)) statuses[std::to_string(ch.id)] = status;
       }
       result["groups_status"] = statuses;
     } else if (action == "get_form") {

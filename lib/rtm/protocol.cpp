@@ -77,20 +77,24 @@ Request parse_request(std::string_view frame, nlohmann::json& request_id, std::s
   if (j.is_discarded()) throw RtmError(ErrorType::validation, "Wrong format of request: not valid JSON");
   if (!j.is_object()) throw RtmError(ErrorType::validation, "Wrong format of request: not a JSON object");
   Request r;
-  if (auto it = j.find("request_id"); it != j.end() && !it->is_null()) {
-    if (!it->is_string() || it->get_ref<const std::string&>().size() > kMaxRequestIdBytes) {
-      throw RtmError(ErrorType::validation, "`request_id` must be a string of at most 256 bytes");
-    }
-    request_id = *it;
-    r.request_id = *it;
+  // Both read before either is refused, so that the error echoes whichever is good.
+  const auto id = j.find("request_id");
+  const bool has_id = id != j.end() && !id->is_null();
+  const bool id_ok = !has_id || (id->is_string() && id->get_ref<const std::string&>().size() <= kMaxRequestIdBytes);
+  if (has_id && id_ok) {
+    request_id = *id;
+    r.request_id = *id;
   }
-  auto a = j.find("action");
-  if (a == j.end() || !a->is_string()) throw RtmError(ErrorType::validation, "`action` is required and must be a string");
-  if (a->get_ref<const std::string&>().size() > kMaxActionBytes) {
-    throw RtmError(ErrorType::validation, "`action` is too long");
+  const auto a = j.find("action");
+  const bool action_string = a != j.end() && a->is_string();
+  const bool action_ok = action_string && a->get_ref<const std::string&>().size() <= kMaxActionBytes;
+  if (action_ok) {
+    action = a->get<std::string>();
+    r.action = action;
   }
-  action = a->get<std::string>();
-  r.action = action;
+  if (!id_ok) throw RtmError(ErrorType::validation, "`request_id` must be a string of at most 256 bytes");
+  if (!action_string) throw RtmError(ErrorType::validation, "`action` is required and must be a string");
+  if (!action_ok) throw RtmError(ErrorType::validation, "`action` is too long");
   if (auto p = j.find("payload"); p != j.end() && !p->is_null()) {
     if (!p->is_object()) throw RtmError(ErrorType::validation, "`payload` must be an object");
     r.payload = std::move(*p);

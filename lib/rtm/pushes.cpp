@@ -181,7 +181,10 @@ std::vector<Delivery> PushRouter::route(const store::EventRecord& e) {
     const int active = payload.value("chatter_active", 0);
     const auto* p = participant(v, who);
     if (!p) return {};
-    if (e.type == "ChatParticipantAdd" && active == 1) {
+    // Added active, or made active (an invited agent accepting): user_added_to_chat.
+    const bool joined = active == 1 && (e.type == "ChatParticipantAdd" ||
+                                        (e.type == "ChatParticipantUpdate" && payload.value("chatter_active_before", 1) != 1));
+    if (joined) {
       // The customer starting a chat learns of it from incoming_chat.
       if (is_customer(p->chatter_type) && p->chatter_id == v.chat.requester_id) return {};
       const auto customer = is_customer(p->chatter_type) ? store_.find_customer(p->chatter_id) : std::nullopt;

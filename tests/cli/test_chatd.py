@@ -70,6 +70,12 @@ def test_a_whole_conversation(cli, chatd, io_threads):
         # The agent joins and answers from the shell.
         cli.ok("participant", "add", number, "agent1", "--name", "Agent Smith", "--permission", "Owner")
         assert (await c.push("user_added_to_chat"))["user"]["id"] == "agent1"
+        # An invited agent joins when it accepts (becomes active), not when invited.
+        cli.ok("agent", "add", "agent2", "--name", "Agent Brown", "--group", "users")
+        cli.ok("invite", "add", number, "agent2", "--by", "agent1")
+        await c.no_push("user_added_to_chat", wait=0.3)
+        cli.ok("participant", "update", number, "agent2", "--type", "User", "--active", "1")
+        assert (await c.push("user_added_to_chat"))["user"]["id"] == "agent2"
         cli.ok("chat", "typing", number, "--agent", "agent1")
         assert (await c.push("incoming_typing_indicator"))["typing_indicator"]["author_id"] == "agent1"
         cli.ok("message", "add", number, "Hello, how can I help?", "--from", "agent1")
@@ -123,6 +129,10 @@ def test_a_whole_conversation(cli, chatd, io_threads):
         assert (await c.ok("get_customer"))["session_fields"] == [{"plan": "gold"}]
         statuses = await c.ok("list_group_statuses", {"all": True})
         assert statuses["groups_status"] == {"0": "online"}
+        # The default channel is group 0, and its own id names it too.
+        default_id = [ch["id"] for ch in cli.ok("channel", "list", "-o", "json").json()][0]
+        assert (await c.ok("list_group_statuses", {"group_ids": [default_id]}))["groups_status"] == \
+            {str(default_id): "online"}
         assert (await c.ok("get_predicted_agent"))["id"] == "agent1"
 
         # A greeting from the shell.
@@ -286,6 +296,31 @@ def test_health_metrics_and_graceful_shutdown(cli, chatd, io_threads):
 
     run(scenario())
     assert server.proc.wait(20) == 0
+
+
+def test_a_chat_keeps_its_continuous_mode_between_threads(cli, chatd):
+    tokens = setup_people(cli)
+    cli.ok("agent", "availability", "agent1", "offline")
+    server = chatd()
+
+    async def scenario():
+        c = await Rtm.connect(server.url())
+        await c.ok("login", {"token": tokens["cust-1"]})
+        assert await c.error("start_chat") == "groups_offline"
+        chat_id = (await c.ok("start_chat", {"continuous": True}))["chat_id"]
+        await c.ok("deactivate_chat", {"chat_id": chat_id})
+        # Unset leaves the mode as it was: still continuous, so no agent is needed.
+        await c.ok("activate_chat", {"chat": {"id": chat_id}})
+        await c.ok("deactivate_chat", {"chat_id": chat_id})
+        assert await c.error("activate_chat", {"chat": {"id": chat_id}, "continuous": False}) == "groups_offline"
+        await c.ok("activate_chat", {"chat": {"id": chat_id}, "continuous": True})
+        await c.ok("deactivate_chat", {"chat_id": chat_id})
+        await c.close()
+        return chat_id
+
+    chat_id = run(scenario())
+    flags = cli.ok("flag", "get", "--chat", chat_number(chat_id), "-o", "json").json()
+    assert [(f["key"], f["value"]) for f in flags] == [("RTMContinuous", "1")]
 
 
 class HeldWrites:

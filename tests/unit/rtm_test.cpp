@@ -227,6 +227,13 @@ TEST_CASE("rtm: malformed requests get validation errors, and the session surviv
     c.raw(bad);
     CHECK(error_type(c.any_response()) == "validation");
   }
+  // A bad request_id still gets the action echoed, and a bad action the request_id.
+  c.raw(R"({"action":"get_customer","request_id":5})");
+  auto echoed = c.any_response();
+  CHECK(echoed["action"] == "get_customer");
+  CHECK(error_type(echoed) == "validation");
+  c.raw(R"({"action":7,"request_id":"r7"})");
+  CHECK(c.any_response()["request_id"] == "r7");
   CHECK(error_type(c.request("no_such_action")) == "validation");
   REQUIRE(ok(c.request("login", {{"token", fx.token}})));
   CHECK(error_type(c.request("send_event", {{"chat_id", "C000000001"}, {"event", {{"type", "message"}, {"text", "x"}}}})) ==
