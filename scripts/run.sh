@@ -7,5 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh
-if [[ $# -eq 0 ]]; then set -- chatd; fi
+if [[ $# -eq 0 ]]; then
+  set -- chatd
+  # As examples/systemd/chatctl-chatd.service has it (a GLIBC_TUNABLES of your own still wins).
+  export GLIBC_TUNABLES="glibc.malloc.tcache_count=200${GLIBC_TUNABLES:+:$GLIBC_TUNABLES}"
+fi
 exec build/cmd/chatctl "$@"
