@@ -689,6 +689,7 @@ Outcome Actions::run(Session& session, const Request& r) {
         store::FlagFilter mode;
         mode.chat_id = chat_id;
         mode.key = std::string(kContinuousFlag);
+        mode.user = c.id;
         const auto flags = ctx.chats_.flags(mode);
         const bool was_continuous = std::any_of(flags.begin(), flags.end(), [](const auto& f) { return f.value == "1"; });
         if (!continuous.value_or(was_continuous) && !ctx.channel_online(ctx.chats_.chat(chat_id).channel_id)) {

@@ -337,24 +337,7 @@ class Service::Impl {
       std::lock_guard lock(clients_mu_);
       all_.erase(c);
     }
-    drop_queued(c);
     unregister(c);
-  }
-
-  // A closed connection's requests that have not run yet are dropped: nobody waits for their
-  // answers, and a client that reconnects does not leave work (and memory) behind. A batch under
-  // way skips them too (run_batch).
-  void drop_queued(const std::shared_ptr<Client>& c) {
-    if (c->pending == 0) return;
-    std::deque<Job> dropped;  // freed after queue_mu_ is released
-    {
-      std::lock_guard lock(queue_mu_);
-      std::deque<Job> kept;
-      for (auto& job : queue_) (!job.logout && job.client == c ? dropped : kept).push_back(std::move(job));
-      queue_.swap(kept);
-      for (const auto& job : dropped) queued_bytes_ -= job.bytes;
-    }
-    dropped_ += dropped.size();
   }
 
   void observe(std::shared_ptr<Observer> o) { observer_ = std::move(o); }
@@ -566,7 +549,6 @@ class Service::Impl {
     if (observer_) observer_->sent(c->id, frame);
     out({c->sink, std::move(frame)});
     out({c->sink, {}, true, going_away});
-    drop_queued(c);
     unregister(c);
   }
 
@@ -729,10 +711,12 @@ class Service::Impl {
         continue;
       }
       if (!committed) {
-        if (!a.login_customer.empty()) give_place(a.login_customer);
+        if (!a.login_customer.empty()) {
+          give_place(a.login_customer);
+          c.session = Session{};  // that login was rolled back; sessions logged in before stay
+        }
         if (timed_out) continue;
         count_answered(now - job.received);
-        c.session = Session{};
         ++request_errors_;
         send(c, error_frame(job.request.request_id, job.request.action, ErrorType::service_unavailable,
                             default_message(ErrorType::service_unavailable)));
@@ -772,6 +756,11 @@ class Service::Impl {
   Answer run(Job& job) {
     Answer a;
     if (job.logout) {
+      {
+        // Logged in again meanwhile (or a login of this batch holds a place): still on-line.
+        std::lock_guard lock(clients_mu_);
+        if (by_customer_.contains(job.customer) || places_.contains(job.customer)) return a;
+      }
       try {
         store::WriteTransaction tx(*worker_store_);
         people_.set_customer_availability(job.customer, model::CustomerAvailability::offline, false);
@@ -785,8 +774,8 @@ class Service::Impl {
     const Request& r = job.request;
     const nlohmann::json& rid = r.request_id;
     const std::string& action = r.action;
+    const bool was_logged_in = c.session.logged_in;
     try {
-      const bool was_logged_in = c.session.logged_in;
       Outcome o = actions_.run(c.session, r);
       a.frame = response_frame(r.request_id, r.action, o.payload);
       if (!was_logged_in && c.session.logged_in) a.login_customer = c.session.customer_id;
@@ -799,6 +788,13 @@ class Service::Impl {
       a.frame = error_frame(rid, action, ErrorType::internal, default_message(ErrorType::internal));
     }
     a.refused = std::exchange(refused_, false);
+    // A login that failed after it filled the session (its answer an error) leaves none behind,
+    // or the connection could neither log in again nor act (the I/O thread sees no login).
+    if (a.error && r.action == "login" && !was_logged_in) {
+      std::string reason = std::move(c.session.disconnect_reason);
+      c.session = Session{};
+      c.session.disconnect_reason = std::move(reason);
+    }
     // A login that took a place and then failed gives it back; one that succeeded keeps it for admit().
     if (!placed_.empty() && a.login_customer.empty()) give_place(placed_);
     placed_.clear();
@@ -886,8 +882,9 @@ class Service::Impl {
 
   // Registers a freshly logged-in connection under its customer, in the place its login took.
   // One that closed while its login ran, or whose login was answered with request_timeout
-  // (`abandoned`), is logged out again: false, and the customer goes off-line unless another
-  // connection of its is open.
+  // (`abandoned`; check_deadlines times out logged-in connections' requests only, so not today),
+  // is logged out again: false, and the customer goes off-line unless another connection of its
+  // is open or a login holds a place (the logout job looks again when it runs).
   bool admit(const std::shared_ptr<Client>& c, const std::string& customer, std::int64_t login_seq, bool abandoned) {
     bool offline = false;
     {

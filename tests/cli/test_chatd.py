@@ -417,6 +417,31 @@ def test_a_busy_database_queues_requests_within_bounds_and_drops_what_nobody_wai
     assert dropped and int(dropped[0].split()[1]) >= 3, dropped
 
 
+def test_a_customer_stays_online_while_a_later_login_holds_on(cli, chatd, backend):
+    tokens = setup_people(cli)
+    server = chatd()
+
+    async def scenario():
+        held = HeldWrites(cli, backend)
+        try:
+            first = await Rtm.connect(server.url())
+            await send(first, "login", {"token": tokens["cust-1"]})
+            await asyncio.sleep(0.3)  # the worker holds this login, waiting for the database
+            second = await Rtm.connect(server.url())
+            await send(second, "login", {"token": tokens["cust-1"]}, "second")
+            await first.close()  # while its login runs: the customer's logout is queued behind
+        finally:
+            held.release()
+        answer = await second._take(lambda f: f.get("request_id") == "second", 10)
+        assert answer["success"], answer
+        await second.ok("get_customer")  # after the queued logout
+        shown = cli.ok("customer", "show", "cust-1", "-o", "json").json()
+        assert (shown["availability"], shown["availability_set"]) == ("online", "online")
+        await second.close()
+
+    run(scenario())
+
+
 def test_revoked_tokens_and_bans_disconnect(cli, chatd):
     tokens = setup_people(cli)
     server = chatd()
