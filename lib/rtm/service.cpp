@@ -135,7 +135,7 @@ class Client {
   std::atomic<bool> observed_closed{false};
   // Published by the worker after login, read by the follower.
   std::atomic<bool> logged_in{false};
-  std::atomic<std::size_t> logins_queued{0};  // login requests waiting for the worker or running
+  std::atomic<bool> login_sent{false};  // a login came on this connection (receive() sets it)
   std::atomic<core::Micros> token_expires{0};
   std::atomic<std::int64_t> token_id{0};
   // The event log's last seq before its login ran: the login response already shows every event
@@ -276,11 +276,11 @@ class Service::Impl {
       send(*c, response_frame(request.request_id, request.action, nlohmann::json::object()));
       return;
     }
-    // Before login, anything but login fails: answered here too, unless a login is on its way
-    // (logins_queued is read first: the worker drops it only once logged_in is set).
+    // Before any login, anything but login fails: answered here too. Once a login came, the
+    // worker answers, in order behind it (it may fail, and its error comes first).
     const bool login = request.action == "login";
     std::optional<ErrorType> refusal;
-    if (!login && c->logins_queued == 0 && !c->logged_in) {
+    if (!login && !c->login_sent) {
       refusal = ErrorType::authentication;
     } else if (c->pending >= limits_.pending_requests) {
       refusal = ErrorType::pending_requests_limit_reached;
@@ -295,7 +295,7 @@ class Service::Impl {
       return;
     }
     ++c->pending;
-    if (login) ++c->logins_queued;
+    if (login) c->login_sent = true;
     Job job;
     job.client = c;
     job.received = Clock::now();
@@ -699,10 +699,6 @@ class Service::Impl {
       if (job.logout) continue;
       auto& c = *job.client;
       auto& a = answers[i];
-      // Once admit() has published logged_in (see receive).
-      const core::OnExit login_settled([&] {
-        if (job.request.action == "login") --c.logins_queued;
-      });
       --c.pending;
       settle(c, job.answered);
       const bool timed_out = job.answered->exchange(true);
