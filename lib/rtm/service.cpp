@@ -493,7 +493,7 @@ class Service::Impl {
     metric("chatd_rtm_requests_total", "counter", "Requests answered (pings, errors and timeouts included)", answered);
     metric("chatd_rtm_request_errors_total", "counter", "Requests answered with an error", request_errors_.load());
     metric("chatd_rtm_request_timeouts_total", "counter", "Requests answered with request_timeout", timeouts_.load());
-    metric("chatd_rtm_requests_dropped_total", "counter", "Requests not run because their connection closed first",
+    metric("chatd_rtm_requests_dropped_total", "counter", "Requests not run: their connection closed, or request_timeout answered them, first",
            dropped_.load());
     metric("chatd_rtm_queue_bytes", "gauge", "Bytes of requests waiting for the database (limit chatd_queue_bytes)",
            queued_bytes_.load());
