@@ -359,7 +359,10 @@ class Actions::Context {
 };
 
 Actions::Actions(store::Store& store, const core::Settings& settings, const core::Clock& clock)
-    : store_(store), settings_(settings), clock_(clock) {}
+    : store_(store),
+      settings_(settings),
+      clock_(clock),
+      active_chats_limit_(static_cast<std::size_t>(settings.get_int(core::keys::kChatdActiveChats))) {}
 
 namespace {
 
@@ -661,8 +664,27 @@ Outcome Actions::run(Session& session, const Request& r) {
           initial.back().initial = true;
         }
       }
+      // One chat more than chatd_active_chats_per_customer would be active: refused before
+      // anything is written.
+      const auto check_active_chats = [&] {
+        if (active_chats_limit_ == 0) return;
+        std::size_t open = 0;
+        for (const auto status : {model::ChatStatus::request, model::ChatStatus::active}) {
+          store::ChatFilter f;
+          f.chatter_id = c.id;
+          f.chatter_type = chatter_type_of(c);
+          f.status = status;
+          f.limit = active_chats_limit_ - open;
+          open += store_.list_chat_ids(f).size();
+          if (open >= active_chats_limit_) {
+            throw RtmError(ErrorType::limit_reached, "The customer already has " + std::to_string(open) +
+                                                         " active chats, as many as allowed");
+          }
+        }
+      };
       model::ChatId chat_id = 0;
       if (start) {
+        check_active_chats();
         const auto channel = ctx.channel(group.value_or(session.group), c);
         if (!continuous.value_or(false) && !ctx.channel_online(channel)) throw RtmError(ErrorType::groups_offline);
         engine::NewChat n;
@@ -680,6 +702,7 @@ Outcome Actions::run(Session& session, const Request& r) {
       } else {
         const auto v = ctx.chat(*chat, c, "id");
         if (v.active()) throw RtmError(ErrorType::not_allowed, "The chat is already active");
+        check_active_chats();
         chat_id = v.chat.id;
         if (group) {
           const auto channel = ctx.channel(*group, c);

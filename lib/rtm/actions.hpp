@@ -53,7 +53,8 @@ class Actions {
   void rolled_back() { default_channel_.forget(); }
   // Asked by login, once the token and the request are found good and before anything is
   // written: may this customer have one more connection? False refuses the login with
-  // too_many_connections (its disconnect reason) and leaves nothing behind. Unset: always.
+  // too_many_connections (its disconnect reason) and leaves nothing behind; an RtmError thrown
+  // (users_limit_reached) is the login's answer. Unset: always.
   using Admission = std::function<bool(const std::string& customer_id)>;
   void set_admission(Admission admission) { admission_ = std::move(admission); }
 
@@ -64,6 +65,7 @@ class Actions {
   const core::Clock& clock_;
   DefaultChannel default_channel_;
   Admission admission_;
+  std::size_t active_chats_limit_;  // chatd_active_chats_per_customer; 0: none
 };
 
 }  // namespace chatctl::rtm

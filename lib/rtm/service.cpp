@@ -37,6 +37,8 @@ Limits Limits::from(const core::Settings& s) {
   l.request_timeout = std::chrono::milliseconds(s.get_int(k::kChatdRequestTimeout));
   l.pending_requests = static_cast<std::size_t>(s.get_int(k::kChatdPendingRequests));
   l.connections_per_customer = static_cast<std::size_t>(s.get_int(k::kChatdConnectionsPerCustomer));
+  l.online_customers = static_cast<std::size_t>(s.get_int(k::kChatdOnlineCustomers));
+  l.active_chats_per_customer = static_cast<std::size_t>(s.get_int(k::kChatdActiveChats));
   l.max_frame_bytes = static_cast<std::size_t>(s.get_int(k::kChatdMaxFrame));
   l.max_queued_bytes = static_cast<std::size_t>(s.get_int(k::kChatdMaxQueued));
   l.queue_bytes = static_cast<std::size_t>(s.get_int(k::kChatdQueueBytes));
@@ -852,11 +854,21 @@ class Service::Impl {
   // the customer's connections, taken before the login writes anything and held until admit()
   // registers the connection or the login comes to nothing. Counting the places of logins not yet
   // admitted keeps two logins of one batch from both taking the last one.
+  // A customer not yet on-line here takes one of chatd_online_customers' places too: past it the
+  // login is answered users_limit_reached.
   bool take_place(const std::string& customer) {
     std::lock_guard lock(clients_mu_);
     const auto open = by_customer_.find(customer);
     const std::size_t held = open == by_customer_.end() ? 0 : open->second.size();
     auto taken = places_.find(customer);
+    if (limits_.online_customers != 0 && open == by_customer_.end() && taken == places_.end()) {
+      std::size_t online = by_customer_.size();
+      for (const auto& [id, n] : places_) online += by_customer_.contains(id) ? 0 : 1;
+      if (online >= limits_.online_customers) {
+        throw RtmError(ErrorType::users_limit_reached,
+                       "The limit of online customers (" + std::to_string(limits_.online_customers) + ") is reached");
+      }
+    }
     if (held + (taken == places_.end() ? 0 : taken->second) >= limits_.connections_per_customer) {
       refused_ = true;
       return false;

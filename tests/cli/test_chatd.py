@@ -442,6 +442,36 @@ def test_a_customer_stays_online_while_a_later_login_holds_on(cli, chatd, backen
     run(scenario())
 
 
+def test_limits_on_customers_online_and_active_chats(cli, chatd, backend):
+    tokens = setup_people(cli, ("cust-1", "cust-2"))
+    server = chatd("--set", "chatd_online_customers=1", "--set", "chatd_active_chats_per_customer=1")
+
+    async def scenario():
+        a = await Rtm.connect(server.url())
+        await a.ok("login", {"token": tokens["cust-1"]})
+        b = await Rtm.connect(server.url())
+        assert await b.error("login", {"token": tokens["cust-2"]}) == "users_limit_reached"
+        shown = cli.ok("customer", "show", "cust-2", "-o", "json").json()
+        assert shown["availability"] != "online"
+        started = await a.ok("start_chat", {"continuous": True})
+        assert await a.error("start_chat", {"continuous": True}) == "limit_reached"
+        assert len(cli.ok("chat", "list", "-o", "json").json()) == 1
+        await a.ok("deactivate_chat", {"chat_id": started["chat_id"]})
+        await a.ok("start_chat", {"continuous": True})
+        assert await a.error("activate_chat", {"chat": {"id": started["chat_id"]}}) == "limit_reached"
+        # cust-1 hangs up: its place is cust-2's, on the connection that was refused.
+        await a.close()
+        for _ in range(50):
+            answer = await b.request("login", {"token": tokens["cust-2"]})
+            if answer.get("success"):
+                break
+            await asyncio.sleep(0.1)
+        assert answer.get("success"), answer
+        await b.close()
+
+    run(scenario())
+
+
 def test_revoked_tokens_and_bans_disconnect(cli, chatd):
     tokens = setup_people(cli)
     server = chatd()

@@ -299,6 +299,56 @@ TEST_CASE("rtm: endpoint checks, pending limit, connection limit, bans and revok
   CHECK(late.push("customer_disconnected")["payload"]["reason"] == "access_token_expired");
 }
 
+TEST_CASE("rtm: limits on online customers and on a customer's active chats", "[rtm]") {
+  const auto backend = GENERATE(from_range(test::test_backends()));
+  INFO("backend " << backend);
+  Fixture fx(backend, {{"chatd_online_customers", "1"}, {"chatd_active_chats_per_customer", "2"}});
+  fx.agent_online();
+  auto p = fx.people();
+  engine::CustomerFields f;
+  f.id = "cust-2";
+  p.add_customer(f, false);
+  const auto token2 = p.issue_token("cust-2", 3600, false).token;
+
+  // One customer on-line at a time; its second connection is no new customer.
+  auto a = std::make_unique<test::RtmConnection>(*fx.service);
+  REQUIRE(ok(a->request("login", {{"token", fx.token}})));
+  auto a2 = std::make_unique<test::RtmConnection>(*fx.service);
+  REQUIRE(ok(a2->request("login", {{"token", fx.token}})));
+  test::RtmConnection b(*fx.service);
+  CHECK(error_type(b.request("login", {{"token", token2}})) == "users_limit_reached");
+  CHECK(!b.sink().closed(std::chrono::milliseconds(0)));
+  CHECK(p.customer("cust-2").availability != model::CustomerAvailability::online);
+  CHECK(error_type(b.request("get_customer")) == "authentication");  // no session was left behind
+  // Once cust-1's connections are gone, the place is free again.
+  a.reset();
+  a2.reset();
+  bool admitted = false;
+  for (int i = 0; i < 100 && !admitted; ++i) {
+    admitted = ok(b.request("login", {{"token", token2}}));
+    if (!admitted) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  CHECK(admitted);
+
+  // Two chats that are not closed at most: a third is refused until one is deactivated.
+  std::vector<std::string> chats;
+  for (int i = 0; i < 2; ++i) {
+    const auto started = b.request("start_chat");
+    REQUIRE(ok(started));
+    chats.push_back(started["payload"]["chat_id"]);
+  }
+  const auto third = b.request("start_chat");
+  CHECK(error_type(third) == "limit_reached");
+  CHECK(fx.chats().chats(engine::ChatQuery{}).size() == 2);
+  REQUIRE(ok(b.request("deactivate_chat", {{"chat_id", chats[0]}})));
+  const auto started = b.request("start_chat");
+  REQUIRE(ok(started));
+  // Reactivating the first would make three.
+  CHECK(error_type(b.request("activate_chat", {{"chat", {{"id", chats[0]}}}})) == "limit_reached");
+  REQUIRE(ok(b.request("deactivate_chat", {{"chat_id", chats[1]}})));
+  CHECK(ok(b.request("activate_chat", {{"chat", {{"id", chats[0]}}}})));
+}
+
 TEST_CASE("rtm: deadlines close silent connections", "[rtm]") {
   Fixture fx("sqlite", {{"chatd_login_timeout_ms", "200"}, {"chatd_ping_timeout_ms", "300"}});
   test::RtmConnection idle(*fx.service);
