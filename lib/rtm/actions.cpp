@@ -482,26 +482,17 @@ Outcome Actions::run(Session& session, const Request& r) {
       json chats = json::array();
       bool has_active = false;
       std::size_t threads_count = 0;
-      const auto ids = ctx.reader_.customer_chats(c);
-      for (const auto id : ids) {
-        const auto view = ctx.reader_.chat(id);
-        if (!view) continue;
-        has_active = has_active || view->active();
-        threads_count += view->threads.size();
-        core::Micros seen = 0;
-        for (const auto& part : view->participants) {
-          if (part.chatter_id == c.id && part.chatter_type == chatter_type_of(c)) seen = part.seen_up_to;
-        }
-        const auto evs = ctx.reader_.events(id, 0);
-        const bool unread = std::any_of(evs.begin(), evs.end(), [&](const auto& m) {
-          return m.create_time > seen && m.chatter_id != c.id;
-        });
-        chats.push_back({{"chat_id", model::rtm_chat_id(id)}, {"has_unread_events", unread}});
+      // In one query, whatever the customer's history: a login must not read every event it has.
+      const auto summaries = store_.chatter_chats(chatter_type_of(c), c.id);
+      for (const auto& chat : summaries) {
+        has_active = has_active || chat.open;
+        threads_count += chat.threads;
+        chats.push_back({{"chat_id", model::rtm_chat_id(chat.id)}, {"has_unread_events", chat.unread}});
       }
       json customer = customer_json(c);
       const auto prof = properties_json(c.profile);
       json stats = prof.contains("statistics") && prof["statistics"].is_object() ? prof["statistics"] : json::object();
-      customer["statistics"] = {{"chats_count", ids.size()},
+      customer["statistics"] = {{"chats_count", summaries.size()},
                                 {"threads_count", threads_count},
                                 {"visits_count", stats.value("visits_count", 0)},
                                 {"page_views_count", stats.value("page_views_count", 0)},

@@ -1374,6 +1374,38 @@ std::vector<model::ChatId> SociStore::list_chat_ids(const ChatFilter& f) {
   });
 }
 
+std::vector<ChatterChat> SociStore::chatter_chats(model::ChatterType type, const std::string& chatter_id) {
+  struct Cols {
+    long long id = 0;
+    std::string status;
+    long long threads = 0;
+    int unread = 0;
+  };
+  return guarded("reading a chatter's chats", [&] {
+    std::vector<ChatterChat> out;
+    auto q = reuse<Cols>(
+        "SELECT c.id, c.status, (SELECT COUNT(*) FROM chat_thread t WHERE t.chat_id = c.id), "
+        "CASE WHEN EXISTS (SELECT 1 FROM chat_message m JOIN chat_participant a ON a.id = m.chat_participant_id "
+        "WHERE m.chat_id = c.id AND m.internal <> 1 AND m.create_time > p.seen_up_to "
+        "AND a.chatter_id <> p.chatter_id) THEN 1 ELSE 0 END "
+        "FROM chat_participant p JOIN chat c ON c.id = p.chat_id "
+        "WHERE p.chatter_type = :t0 AND p.chatter_id = :t1 ORDER BY c.id",
+        {std::string(model::to_string(type)), chatter_id}, {}, [](soci::statement& st, Cols& r) {
+          st.exchange(soci::into(r.id));
+          st.exchange(soci::into(r.status));
+          st.exchange(soci::into(r.threads));
+          st.exchange(soci::into(r.unread));
+        });
+    q.st().execute();
+    while (q.st().fetch()) {
+      const auto& r = q.c();
+      out.push_back({r.id, r.status != model::to_string(model::ChatStatus::closed),
+                     static_cast<std::size_t>(r.threads), r.unread != 0});
+    }
+    return out;
+  });
+}
+
 bool SociStore::delete_chat(model::ChatId id) { return delete_chats({id}).chats > 0; }
 
 DeleteCounts SociStore::delete_chats(const std::vector<model::ChatId>& ids) {

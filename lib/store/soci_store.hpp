@@ -66,6 +66,7 @@ class SociStore final : public Store {
   std::optional<model::Chat> find_chat(model::ChatId id) override;
   std::vector<model::Chat> list_chats(const ChatFilter& filter) override;
   std::vector<model::ChatId> list_chat_ids(const ChatFilter& filter) override;
+  std::vector<ChatterChat> chatter_chats(model::ChatterType type, const std::string& chatter_id) override;
   bool delete_chat(model::ChatId id) override;
   DeleteCounts delete_chats(const std::vector<model::ChatId>& ids) override;
 

@@ -74,6 +74,14 @@ struct ChatFilter {
   std::size_t limit{0};  // 0: no limit
 };
 
+// A chat someone takes part in, as a customer's login sums them up (Store::chatter_chats).
+struct ChatterChat {
+  model::ChatId id{0};
+  bool open{false};         // not closed
+  std::size_t threads{0};
+  bool unread{false};       // holds a message by someone else, not internal, after the chatter's seen_up_to
+};
+
 // What deleting chats removed, by table.
 struct DeleteCounts {
   std::size_t chats{0};
@@ -234,6 +242,9 @@ class Store {
   virtual std::vector<model::Chat> list_chats(const ChatFilter& filter) = 0;
   // Ids only, ordered by id.
   virtual std::vector<model::ChatId> list_chat_ids(const ChatFilter& filter) = 0;
+  // Every chat this chatter takes part in (has a participant row in), ordered by id, summed up
+  // in one query rather than each chat's rows and messages read.
+  virtual std::vector<ChatterChat> chatter_chats(model::ChatterType type, const std::string& chatter_id) = 0;
   // Deletes the chat and everything that belongs to it; false when there was no such chat.
   virtual bool delete_chat(model::ChatId id) = 0;
   // Deletes these chats and everything that belongs to them, in a few statements.

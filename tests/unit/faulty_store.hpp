@@ -73,6 +73,9 @@ class FaultyStore final : public store::Store {
   std::vector<model::Chat> list_chats(const store::ChatFilter& f) override { return inner_.list_chats(f); }
   bool delete_chat(model::ChatId id) override { return maybe_fail("delete_chat"), inner_.delete_chat(id); }
   std::vector<model::ChatId> list_chat_ids(const store::ChatFilter& f) override { return inner_.list_chat_ids(f); }
+  std::vector<store::ChatterChat> chatter_chats(model::ChatterType type, const std::string& id) override {
+    return inner_.chatter_chats(type, id);
+  }
   store::DeleteCounts delete_chats(const std::vector<model::ChatId>& ids) override {
     return maybe_fail("delete_chats"), inner_.delete_chats(ids);
   }

@@ -299,6 +299,65 @@ TEST_CASE("rtm: endpoint checks, pending limit, connection limit, bans and revok
   CHECK(late.push("customer_disconnected")["payload"]["reason"] == "access_token_expired");
 }
 
+TEST_CASE("rtm: login sums up the customer's chats: unread events, threads, an active one", "[rtm]") {
+  const auto backend = GENERATE(from_range(test::test_backends()));
+  INFO("backend " << backend);
+  Fixture fx(backend);
+  fx.agent_online();
+  const auto login = [&] {
+    test::RtmConnection c(*fx.service);
+    auto r = c.request("login", {{"token", fx.token}});
+    REQUIRE(ok(r));
+    return r["payload"];
+  };
+  auto first = login();
+  CHECK(first["chats"] == json::array());
+  CHECK(first["customer"]["statistics"]["chats_count"] == 0);
+  CHECK(first["has_active_thread"] == false);
+
+  test::RtmConnection c(*fx.service);
+  REQUIRE(ok(c.request("login", {{"token", fx.token}})));
+  std::vector<std::string> ids;
+  for (int i = 0; i < 2; ++i) {
+    const auto started = c.request("start_chat", {{"chat", {{"thread", {{"events", {{{"type", "message"}, {"text", "hi"}}}}}}}}});
+    REQUIRE(ok(started));
+    ids.push_back(started["payload"]["chat_id"]);
+  }
+  // The first chat: closed and reopened (two threads), then closed; the agent writes in it. The
+  // second: only an internal note, which the customer never sees.
+  REQUIRE(ok(c.request("deactivate_chat", {{"chat_id", ids[0]}})));
+  REQUIRE(ok(c.request("activate_chat", {{"chat", {{"id", ids[0]}}}})));
+  const auto first_id = *model::parse_rtm_chat_id(ids[0]);
+  const auto second_id = *model::parse_rtm_chat_id(ids[1]);
+  auto engine = fx.chats();
+  engine::ParticipantSpec agent;
+  agent.chatter_id = "agent1";
+  agent.chatter_name = "Agent Smith";
+  agent.permission = model::PermissionLevel::owner;
+  engine.add_participant(first_id, agent, false);
+  engine.add_participant(second_id, agent, false);
+  engine::NewMessage msg;
+  msg.chatter_id = "agent1";
+  msg.text = "How can I help?";
+  engine.add_message(first_id, msg, false);
+  msg.text = "internal note";
+  msg.audience = model::Audience::agents;
+  engine.add_message(second_id, msg, false);
+  REQUIRE(ok(c.request("deactivate_chat", {{"chat_id", ids[0]}})));
+
+  auto again = login();
+  CHECK(again["customer"]["statistics"]["chats_count"] == 2);
+  CHECK(again["customer"]["statistics"]["threads_count"] == 3);
+  CHECK(again["has_active_thread"] == true);
+  CHECK(again["chats"] == json::array({{{"chat_id", ids[0]}, {"has_unread_events", true}},
+                                       {{"chat_id", ids[1]}, {"has_unread_events", false}}}));
+  REQUIRE(ok(c.request("mark_events_as_seen", {{"chat_id", ids[0]}, {"seen_up_to", "2099-01-01T00:00:00Z"}})));
+  REQUIRE(ok(c.request("deactivate_chat", {{"chat_id", ids[1]}})));
+  auto seen = login();
+  CHECK(seen["chats"][0]["has_unread_events"] == false);
+  CHECK(seen["has_active_thread"] == false);
+}
+
 TEST_CASE("rtm: limits on online customers and on a customer's active chats", "[rtm]") {
   const auto backend = GENERATE(from_range(test::test_backends()));
   INFO("backend " << backend);
