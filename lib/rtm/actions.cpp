@@ -518,24 +518,22 @@ Outcome Actions::run(Session& session, const Request& r) {
     } else if (action == "list_chats") {
       const auto c = ctx.customer();
       const Page page = paging(p, 10, 25);
-      struct Row {
-        ChatView view;
-        core::Micros last_thread{0};
-      };
-      std::vector<Row> rows;
-      for (const auto id : ctx.reader_.customer_chats(c)) {
-        auto view = ctx.reader_.chat(id);
-        if (!view || view->threads.empty()) continue;
-        const auto t = view->threads.back().create_time;
-        rows.push_back({std::move(*view), t});
+      // Ordered from the summaries of one query; only the page's chats are read whole.
+      std::vector<store::ChatterChat> rows;
+      for (auto& chat : store_.chatter_chats(chatter_type_of(c), c.id)) {
+        if (chat.threads > 0) rows.push_back(chat);
       }
-      std::stable_sort(rows.begin(), rows.end(), [&](const Row& x, const Row& y) {
-        if (x.last_thread != y.last_thread) return page.asc ? x.last_thread < y.last_thread : x.last_thread > y.last_thread;
-        return page.asc ? x.view.chat.id < y.view.chat.id : x.view.chat.id > y.view.chat.id;
+      std::stable_sort(rows.begin(), rows.end(), [&](const auto& x, const auto& y) {
+        if (x.last_thread_time != y.last_thread_time) {
+          return page.asc ? x.last_thread_time < y.last_thread_time : x.last_thread_time > y.last_thread_time;
+        }
+        return page.asc ? x.id < y.id : x.id > y.id;
       });
       json summaries = json::array();
       for (std::size_t i = page.offset; i < rows.size() && i < page.offset + page.limit; ++i) {
-        const auto& v = rows[i].view;
+        const auto view = ctx.reader_.chat(rows[i].id);
+        if (!view || view->threads.empty()) continue;
+        const auto& v = *view;
         json s{{"id", model::rtm_chat_id(v.chat.id)},
                {"last_thread_id", model::rtm_thread_id(v.threads.back().id)},
                {"last_thread_created_at", core::format_rfc3339(v.threads.back().create_time)}};

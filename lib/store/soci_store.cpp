@@ -1379,12 +1379,15 @@ std::vector<ChatterChat> SociStore::chatter_chats(model::ChatterType type, const
     long long id = 0;
     std::string status;
     long long threads = 0;
+    long long last_thread_time = 0;
+    soci::indicator last_thread_ind = soci::i_null;
     int unread = 0;
   };
   return guarded("reading a chatter's chats", [&] {
     std::vector<ChatterChat> out;
     auto q = reuse<Cols>(
         "SELECT c.id, c.status, (SELECT COUNT(*) FROM chat_thread t WHERE t.chat_id = c.id), "
+        "(SELECT t.create_time FROM chat_thread t WHERE t.chat_id = c.id ORDER BY t.id DESC LIMIT 1), "
         "CASE WHEN EXISTS (SELECT 1 FROM chat_message m JOIN chat_participant a ON a.id = m.chat_participant_id "
         "WHERE m.chat_id = c.id AND m.internal <> 1 AND m.create_time > p.seen_up_to "
         "AND a.chatter_id <> p.chatter_id) THEN 1 ELSE 0 END "
@@ -1394,13 +1397,15 @@ std::vector<ChatterChat> SociStore::chatter_chats(model::ChatterType type, const
           st.exchange(soci::into(r.id));
           st.exchange(soci::into(r.status));
           st.exchange(soci::into(r.threads));
+          st.exchange(soci::into(r.last_thread_time, r.last_thread_ind));
           st.exchange(soci::into(r.unread));
         });
     q.st().execute();
     while (q.st().fetch()) {
       const auto& r = q.c();
       out.push_back({r.id, r.status != model::to_string(model::ChatStatus::closed),
-                     static_cast<std::size_t>(r.threads), r.unread != 0});
+                     static_cast<std::size_t>(r.threads),
+                     r.last_thread_ind == soci::i_ok ? r.last_thread_time : 0, r.unread != 0});
     }
     return out;
   });

@@ -79,6 +79,7 @@ struct ChatterChat {
   model::ChatId id{0};
   bool open{false};         // not closed
   std::size_t threads{0};
+  core::Micros last_thread_time{0};  // create_time of the last thread (by id); 0 without threads
   bool unread{false};       // holds a message by someone else, not internal, after the chatter's seen_up_to
 };
 
