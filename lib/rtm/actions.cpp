@@ -653,8 +653,9 @@ Outcome Actions::run(Session& session, const Request& r) {
           initial.back().initial = true;
         }
       }
-      // One chat more than chatd_active_chats_per_customer would be active: refused before
-      // anything is written.
+      // One chat more than chatd_active_chats_per_customer would be active: refused, after the
+      // request's other checks (the action's savepoint takes back what it wrote). Chats the
+      // customer was removed from do not count: it could not deactivate them.
       const auto check_active_chats = [&] {
         if (active_chats_limit_ == 0) return;
         std::size_t open = 0;
@@ -662,6 +663,7 @@ Outcome Actions::run(Session& session, const Request& r) {
           store::ChatFilter f;
           f.chatter_id = c.id;
           f.chatter_type = chatter_type_of(c);
+          f.chatter_active = model::ChatterActive::active;
           f.status = status;
           f.limit = active_chats_limit_ - open;
           open += store_.list_chat_ids(f).size();
@@ -673,9 +675,9 @@ Outcome Actions::run(Session& session, const Request& r) {
       };
       model::ChatId chat_id = 0;
       if (start) {
-        check_active_chats();
         const auto channel = ctx.channel(group.value_or(session.group), c);
         if (!continuous.value_or(false) && !ctx.channel_online(channel)) throw RtmError(ErrorType::groups_offline);
+        check_active_chats();
         engine::NewChat n;
         n.requester_id = c.id;
         n.requester_name = c.name.empty() ? c.id : c.name;
@@ -691,7 +693,6 @@ Outcome Actions::run(Session& session, const Request& r) {
       } else {
         const auto v = ctx.chat(*chat, c, "id");
         if (v.active()) throw RtmError(ErrorType::not_allowed, "The chat is already active");
-        check_active_chats();
         chat_id = v.chat.id;
         if (group) {
           const auto channel = ctx.channel(*group, c);
@@ -710,6 +711,7 @@ Outcome Actions::run(Session& session, const Request& r) {
         if (continuous && *continuous != was_continuous) {
           ctx.chats_.set_flag(chat_id, kContinuousFlag, *continuous ? "1" : "0", c.id, false);
         }
+        check_active_chats();
         ctx.chats_.set_status(chat_id, model::ChatStatus::request, false);
         // A customer who left comes back with the chat.
         engine::ParticipantChange back;

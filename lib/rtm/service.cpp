@@ -38,7 +38,6 @@ Limits Limits::from(const core::Settings& s) {
   l.pending_requests = static_cast<std::size_t>(s.get_int(k::kChatdPendingRequests));
   l.connections_per_customer = static_cast<std::size_t>(s.get_int(k::kChatdConnectionsPerCustomer));
   l.online_customers = static_cast<std::size_t>(s.get_int(k::kChatdOnlineCustomers));
-  l.active_chats_per_customer = static_cast<std::size_t>(s.get_int(k::kChatdActiveChats));
   l.max_frame_bytes = static_cast<std::size_t>(s.get_int(k::kChatdMaxFrame));
   l.max_queued_bytes = static_cast<std::size_t>(s.get_int(k::kChatdMaxQueued));
   l.queue_bytes = static_cast<std::size_t>(s.get_int(k::kChatdQueueBytes));

@@ -54,7 +54,6 @@ struct Limits {
   std::size_t pending_requests{10};
   std::size_t connections_per_customer{16};
   std::size_t online_customers{0};          // logged in at once, this process; 0: no limit
-  std::size_t active_chats_per_customer{100};  // 0: no limit
   std::size_t max_frame_bytes{256 * 1024};
   std::size_t max_queued_bytes{4 * 1024 * 1024};  // per connection, before it is dropped
   std::size_t queue_bytes{16 * 1024 * 1024};       // requests waiting for the worker, all connections

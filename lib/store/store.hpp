@@ -77,10 +77,10 @@ struct ChatFilter {
 // A chat someone takes part in, as a customer's login sums them up (Store::chatter_chats).
 struct ChatterChat {
   model::ChatId id{0};
-  bool open{false};         // not closed
+  bool open{false};                  // not closed
   std::size_t threads{0};
   core::Micros last_thread_time{0};  // create_time of the last thread (by id); 0 without threads
-  bool unread{false};       // holds a message by someone else, not internal, after the chatter's seen_up_to
+  bool unread{false};                // a message by someone else, not internal, after its seen_up_to
 };
 
 // What deleting chats removed, by table.

@@ -406,6 +406,47 @@ TEST_CASE("rtm: limits on online customers and on a customer's active chats", "[
   CHECK(error_type(b.request("activate_chat", {{"chat", {{"id", chats[0]}}}})) == "limit_reached");
   REQUIRE(ok(b.request("deactivate_chat", {{"chat_id", chats[1]}})));
   CHECK(ok(b.request("activate_chat", {{"chat", {{"id", chats[0]}}}})));
+  // A bad group is told as such, not as the limit.
+  CHECK(error_type(b.request("start_chat", {{"chat", {{"access", {{"group_ids", {99}}}}}}})) == "group_not_found");
+  // A chat an agent removed the customer from does not count: the customer could not close it.
+  fx.chats().remove_participant(*model::parse_rtm_chat_id(started["payload"]["chat_id"].get<std::string>()),
+                                model::ChatterType::customer,
+                                "cust-2", false);
+  CHECK(ok(b.request("start_chat")));
+}
+
+TEST_CASE("rtm: list_chats orders chats by their last thread, both ways, across pages", "[rtm]") {
+  const auto backend = GENERATE(from_range(test::test_backends()));
+  INFO("backend " << backend);
+  Fixture fx(backend);
+  test::RtmConnection c(*fx.service);
+  REQUIRE(ok(c.request("login", {{"token", fx.token}})));
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i) {
+    const auto started = c.request("start_chat", {{"continuous", true}});
+    REQUIRE(ok(started));
+    ids.push_back(started["payload"]["chat_id"]);
+    REQUIRE(ok(c.request("deactivate_chat", {{"chat_id", ids.back()}})));
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));  // distinct thread times
+  }
+  // The oldest chat gets a new thread: it is now the most recent.
+  REQUIRE(ok(c.request("activate_chat", {{"chat", {{"id", ids[0]}}}})));
+  const auto listed = [&](const json& payload) {
+    std::vector<std::string> got;
+    for (const auto& s : payload["chats_summary"]) got.push_back(s["id"]);
+    return got;
+  };
+  auto desc = c.request("list_chats", {{"limit", 2}});
+  REQUIRE(ok(desc));
+  CHECK(desc["payload"]["total_chats"] == 3);
+  CHECK(listed(desc["payload"]) == std::vector<std::string>{ids[0], ids[2]});
+  auto rest = c.request("list_chats", {{"page_id", desc["payload"]["next_page_id"]}});
+  REQUIRE(ok(rest));
+  CHECK(listed(rest["payload"]) == std::vector<std::string>{ids[1]});
+  auto asc = c.request("list_chats", {{"limit", 3}, {"sort_order", "asc"}});
+  REQUIRE(ok(asc));
+  CHECK(listed(asc["payload"]) == std::vector<std::string>{ids[1], ids[2], ids[0]});
+  CHECK(asc["payload"]["chats_summary"][2]["active"] == true);
 }
 
 TEST_CASE("rtm: deadlines close silent connections", "[rtm]") {
