@@ -39,13 +39,6 @@ model::ChatterType chatter_type_of(const model::Customer& customer) {
                                                            : model::ChatterType::customer;
 }
 
-std::vector<model::ChatId> Reader::customer_chats(const model::Customer& customer) {
-  store::ChatFilter f;
-  f.chatter_id = customer.id;
-  f.chatter_type = chatter_type_of(customer);
-  return store_.list_chat_ids(f);
-}
-
 std::vector<model::Message> Reader::events(model::ChatId chat, model::ThreadId thread) {
   store::MessageFilter f;
   f.chat_id = chat;

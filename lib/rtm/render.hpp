@@ -41,8 +41,6 @@ class Reader {
   Reader(const Reader&) = delete;
   Reader& operator=(const Reader&) = delete;
   std::optional<ChatView> chat(model::ChatId id);
-  // The chats a customer takes part in (or requested), by id.
-  std::vector<model::ChatId> customer_chats(const model::Customer& customer);
   // Events of one thread (or, thread 0, the whole chat) that customers see, oldest first.
   std::vector<model::Message> events(model::ChatId chat, model::ThreadId thread);
   std::int64_t group_of(model::ChannelId channel);

@@ -108,6 +108,15 @@ class CourierThread {
   std::thread thread_;  // last: starts once the rest is there
 };
 
+// agent1 joins the chat as its owner, as `chatctl participant add` makes it.
+void join_agent1(engine::ChatEngine& chats, model::ChatId id) {
+  engine::ParticipantSpec agent;
+  agent.chatter_id = "agent1";
+  agent.chatter_name = "Agent Smith";
+  agent.permission = model::PermissionLevel::owner;
+  chats.add_participant(id, agent, false);
+}
+
 bool ok(const json& r) { return r.is_object() && r.value("success", false); }
 std::string error_type(const json& r) {
   return r.is_object() && r.contains("payload") && r["payload"].contains("error") ? r["payload"]["error"].value("type", "")
@@ -150,11 +159,7 @@ TEST_CASE("rtm: login, start a chat, exchange events with an agent from the shel
   // An agent joins and writes from the shell: the customer gets both as pushes.
   const auto id = *model::parse_rtm_chat_id(chat_id);
   auto engine = fx.chats();
-  engine::ParticipantSpec agent;
-  agent.chatter_id = "agent1";
-  agent.chatter_name = "Agent Smith";
-  agent.permission = model::PermissionLevel::owner;
-  engine.add_participant(id, agent, false);
+  join_agent1(engine, id);
   auto added = c.push("user_added_to_chat");
   REQUIRE(added.is_object());
   CHECK(added["payload"]["user"]["id"] == "agent1");
@@ -330,12 +335,8 @@ TEST_CASE("rtm: login sums up the customer's chats: unread events, threads, an a
   const auto first_id = *model::parse_rtm_chat_id(ids[0]);
   const auto second_id = *model::parse_rtm_chat_id(ids[1]);
   auto engine = fx.chats();
-  engine::ParticipantSpec agent;
-  agent.chatter_id = "agent1";
-  agent.chatter_name = "Agent Smith";
-  agent.permission = model::PermissionLevel::owner;
-  engine.add_participant(first_id, agent, false);
-  engine.add_participant(second_id, agent, false);
+  join_agent1(engine, first_id);
+  join_agent1(engine, second_id);
   engine::NewMessage msg;
   msg.chatter_id = "agent1";
   msg.text = "How can I help?";
@@ -530,11 +531,7 @@ TEST_CASE("rtm: a service on one session in scratch mode pushes what write() com
     // An agent's message through write() is pushed before write() returns.
     service.write([&](store::Store& s) {
       engine::ChatEngine chats(s, settings, clock, "agent1");
-      engine::ParticipantSpec agent;
-      agent.chatter_id = "agent1";
-      agent.chatter_name = "Agent Smith";
-      agent.permission = model::PermissionLevel::owner;
-      chats.add_participant(id, agent, false);
+      join_agent1(chats, id);
       engine::NewMessage m;
       m.chatter_id = "agent1";
       m.text = "hi from the shell";
