@@ -75,6 +75,11 @@ Error translate_sqlite(int result, const std::string& what, const std::string& d
 
 Error translate_postgres(const std::string& sqlstate, const std::string& what, const std::string& driver_msg) {
   const std::string cls = sqlstate.substr(0, 2);
+  // libpq's own failures carry no SQLSTATE: the server went away mid-statement, or is gone.
+  if (sqlstate.empty()) {
+    spdlog::debug("{}: {}", what, driver_msg);
+    return Error(ErrorKind::unavailable, what + ": lost the connection to the database server");
+  }
   if (sqlstate == "40001" || sqlstate == "40P01" || sqlstate == "55P03" || cls == "53") {
     return Error(ErrorKind::temporary, what + ": the database is busy (lock or serialisation conflict); try again");
   }
@@ -119,6 +124,10 @@ std::optional<T> first_row(std::vector<T> rows) {
 constexpr const char* kChannelColumns =
     "SELECT id, name, group_name, customer_users, public_users, valid_id, comments, create_time, create_by, "
     "change_time, change_by FROM chat_channel ";
+
+// libpq prints a server's notices (such as its warning as it shuts down) to stderr by default:
+// they go to the debug log instead, like every other driver text.
+void log_notice(void*, const char* message) { spdlog::debug("database notice: {}", first_line(message)); }
 
 }  // namespace
 
@@ -209,6 +218,7 @@ SociStore::Reused<Cols> SociStore::reuse(const std::string& sql, const std::vect
     return p;
   };
   const bool sqlite = backend_ == Backend::sqlite;
+  reconnect_if_lost();
   auto it = prepared_.find(sql);
   if (it == prepared_.end() && prepared_.size() >= kMaxPrepared &&
       std::none_of(prepared_.begin(), prepared_.end(), [](const auto& e) { return e.second->busy; })) {
@@ -255,7 +265,7 @@ std::string_view to_string(Backend backend) {
 
 SociStore::SociStore(Backend backend, const std::string& connect_string, std::string display_address,
                      std::int64_t busy_timeout_ms)
-    : backend_(backend), display_address_(std::move(display_address)) {
+    : backend_(backend), display_address_(std::move(display_address)), busy_timeout_ms_(busy_timeout_ms) {
   try {
     if (backend_ == Backend::sqlite) {
       sql_.open(soci::sqlite3, connect_string);
@@ -275,10 +285,7 @@ SociStore::SociStore(Backend backend, const std::string& connect_string, std::st
       sql_ << "PRAGMA temp_store = MEMORY";
     } else {
       sql_.open(soci::postgresql, connect_string);
-      sql_ << "SET TIME ZONE 'UTC'";
-      // 0 would mean "wait forever" to PostgreSQL; chatctl's 0 means "do not wait".
-      sql_ << "SET lock_timeout = " + std::to_string(std::max<std::int64_t>(1, busy_timeout_ms));
-      sql_ << "SET client_min_messages = warning";
+      set_up_postgres_session();
     }
   } catch (const soci::sqlite3_soci_error& e) {
     throw translate_sqlite(e.result(), "opening " + display_address_, e.what());
@@ -291,6 +298,35 @@ SociStore::SociStore(Backend backend, const std::string& connect_string, std::st
     if (const auto p = msg.find("connection to server"); p != std::string::npos) msg = msg.substr(p);
     throw Error(ErrorKind::unavailable, "cannot connect to database " + display_address_ + ": " + first_line(msg));
   }
+}
+
+void SociStore::set_up_postgres_session() {
+  sql_ << "SET TIME ZONE 'UTC'";
+  // 0 would mean "wait forever" to PostgreSQL; chatctl's 0 means "do not wait".
+  sql_ << "SET lock_timeout = " + std::to_string(std::max<std::int64_t>(1, busy_timeout_ms_));
+  sql_ << "SET client_min_messages = warning";
+  PQsetNoticeProcessor(static_cast<soci::postgresql_session_backend*>(sql_.get_backend())->conn_, log_notice, nullptr);
+}
+
+// A server restart, a failover or pg_terminate_backend ends a PostgreSQL connection; libpq marks
+// it bad when a statement finds it gone, and that statement fails `unavailable`. The next one
+// outside a transaction connects again, so a long-running process (chatd, its follower and
+// webhooks) carries on once the server is back instead of failing until restarted.
+void SociStore::reconnect_if_lost() {
+  if (backend_ != Backend::postgresql || depth_ > 0) return;
+  const auto* be = static_cast<soci::postgresql_session_backend*>(sql_.get_backend());
+  if (be && be->conn_ && PQstatus(be->conn_) == CONNECTION_OK) return;
+  // A statement still being read belongs to the old connection; it is dropped with it later.
+  if (std::any_of(prepared_.begin(), prepared_.end(), [](const auto& e) { return e.second->busy; })) return;
+  prepared_.clear();
+  try {
+    sql_.reconnect();
+    set_up_postgres_session();
+  } catch (const soci::soci_error& e) {
+    spdlog::debug("reconnecting to {}: {}", display_address_, e.what());
+    throw Error(ErrorKind::unavailable, "lost the connection to database " + display_address_ + " and cannot reconnect");
+  }
+  spdlog::warn("reconnected to database {} after losing the connection", display_address_);
 }
 
 SociStore::~SociStore() {

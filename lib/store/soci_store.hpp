@@ -136,6 +136,11 @@ class SociStore final : public Store {
   Reused<Cols> reuse(const std::string& sql, Bind&& bind) {
     return reuse<Cols>(sql, {}, {}, std::forward<Bind>(bind));
   }
+  // PostgreSQL: runs the session's SET statements and routes libpq's notices to the log.
+  void set_up_postgres_session();
+  // PostgreSQL: connects again, outside a transaction, when the server ended the connection.
+  // Throws Error(unavailable) while it cannot.
+  void reconnect_if_lost();
   // A statement without parameters or results (BEGIN, SAVEPOINT, ...), prepared once.
   void run(const std::string& sql);
   // An INSERT's new id: " RETURNING column" on PostgreSQL, whose value inserted_id passes
@@ -175,6 +180,7 @@ class SociStore final : public Store {
 
   Backend backend_;
   std::string display_address_;
+  std::int64_t busy_timeout_ms_;
   soci::session sql_;
   int depth_{0};  // open write transactions: 1 the transaction, more its savepoints
   bool event_log_locked_{false};  // this transaction holds kEventLogLock
