@@ -88,7 +88,7 @@ void register_chat(CLI::App& app, Context& ctx) {
         ->check(CLI::IsMember({0, 1}));
     cmd->add_flag("--invitation-pending", o->invitation_pending, "Only where that participant has a pending invitation");
     cmd->add_flag("--mask-agent-name", o->mask, "Show agents as ChatEngine::DefaultAgentName");
-    cmd->add_option("--limit", o->limit, "At most this many chats");
+    cmd->add_option("--limit", o->limit, "At most this many chats")->check(CLI::Range(0LL, 1'000'000'000LL));
     cmd->callback([&ctx, o] {
       engine::ChatQuery q;
       if (o->filter_status) q.filter.status = model::parse_chat_status(*o->filter_status);

@@ -64,8 +64,9 @@ void register_flag(CLI::App& app, Context& ctx) {
     cmd->add_option("--user", o->user, "The user the flags belong to");
     cmd->add_option("--value", o->filter_value, "Flag value");
     cmd->add_option("--value-not", o->value_not, "Any value but this");
-    cmd->add_option("--limit", o->limit, "At most this many (default: all)");
-    cmd->add_option("--offset", o->offset, "Skip this many first (for paging with --limit)");
+    cmd->add_option("--limit", o->limit, "At most this many (default: all)")->check(CLI::Range(0LL, 1'000'000'000LL));
+    cmd->add_option("--offset", o->offset, "Skip this many first (for paging with --limit)")
+        ->check(CLI::Range(0LL, 1'000'000'000LL));
     cmd->callback([&ctx, o] {
       store::FlagFilter f;
       f.chat_id = o->filter_chat;
