@@ -51,7 +51,8 @@ std::string apply(const std::string& current, const nlohmann::json& change, bool
 
 }  // namespace
 
-void ChatEngine::update_properties(const PropertyTarget& target, const std::string& change_text, bool remove) {
+void ChatEngine::update_properties(const PropertyTarget& target, const std::string& change_text, bool remove,
+                                   bool initial) {
   const auto change = parse_object(change_text, "properties");
   if (change.empty()) throw Error(ErrorKind::data, "no properties given");
   store::WriteTransaction tx(store_);
@@ -76,8 +77,9 @@ void ChatEngine::update_properties(const PropertyTarget& target, const std::stri
     c.properties = apply(c.properties, change, remove);
   }
   touch(c);
-  log(remove ? "ChatPropertiesDelete" : "ChatPropertiesUpdate", c,
-      dump({{"scope", scope}, {"thread_id", target.thread}, {"message_id", target.message}, {"properties", change}}));
+  nlohmann::json payload{{"scope", scope}, {"thread_id", target.thread}, {"message_id", target.message}, {"properties", change}};
+  if (initial) payload["initial"] = true;
+  log(remove ? "ChatPropertiesDelete" : "ChatPropertiesUpdate", c, dump(payload));
   tx.commit();
 }
 

@@ -138,6 +138,23 @@ model::Chat ChatEngine::set_status(model::ChatId id, model::ChatStatus status, b
   if (before == status) return c;  // nothing changes, nothing is logged
   c.status = status;
   if (dry_run) return c;
+  // An agent of the chat closing it says so, and when the chat goes (ChatCleanup removes closed
+  // chats ChatEngine::ChatTTL hours on), in a system message everyone sees, as OTRS's agents do.
+  if (status == model::ChatStatus::closed) {
+    const auto agent = store_.find_participant(id, ChatterType::user, actor_);
+    const auto ttl = settings_.get_int(core::keys::kChatTTL);
+    if (agent && agent->active == ChatterActive::active && ttl > 0) {
+      NewMessage closing;
+      closing.chatter_id = actor_;
+      closing.system_generated = true;
+      closing.text = agent->chatter_name + " closed the chat. It will be removed in " + std::to_string(ttl) +
+                     (ttl == 1 ? " hour." : " hours.");
+      closing.payload = R"({"system_message_type":"manual_archived_agent"})";
+      add_message(id, closing, false);
+      c = require_chat(id);
+      c.status = status;
+    }
+  }
   touch(c);
   // Closing ends the current RTM thread; re-opening a closed chat starts a new one.
   if (status == model::ChatStatus::closed) {
@@ -246,7 +263,10 @@ model::Participant ChatEngine::add_participant(model::ChatId id, const Participa
     p.id = store_.insert_participant(p);
   }
   touch(c);  // who takes part is a change of the chat (it is not outdated)
-  const std::string payload = participant_json(p).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  // One added again (after leaving, or while invited) is told apart from one new to the chat.
+  nlohmann::json added = participant_json(p);
+  if (existing) added["chatter_active_before"] = static_cast<int>(existing->active);
+  const std::string payload = added.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
   log("ChatParticipantAdd", c, payload);
   if (p.active == ChatterActive::inactive) {
     log(s.chatter_type == ChatterType::user ? "ChatRequestUser" : "ChatRequestCustomer", c, payload);
@@ -397,7 +417,7 @@ std::string ChatEngine::masked_name(model::ChatId chat, const std::string& name)
 model::Message ChatEngine::add_message(model::ChatId id, const NewMessage& n, bool dry_run) {
   const auto len = core::utf8_length(n.text);
   if (!len) throw Error(ErrorKind::data, "the message is not valid UTF-8");
-  const bool text_required = n.type == model::EventType::message && !n.system_generated;
+  const bool text_required = n.type == model::EventType::message;
   if (text_required && core::trim(n.text).empty()) throw Error(ErrorKind::data, "the message is empty");
   if (n.text.find('\0') != std::string::npos) throw Error(ErrorKind::data, "the message contains a NUL character");
   if (is_customer(n.chatter_type) && n.audience == model::Audience::agents) {

@@ -142,9 +142,10 @@ class ChatEngine {
 
   // RTM properties: `change` is {namespace: {name: value}} to set, or with `remove`
   // {namespace: [name, ...]} to delete. Logs ChatPropertiesUpdate / ChatPropertiesDelete with
-  // {scope, thread_id, message_id, properties}. Error(data) for a malformed change,
-  // Error(not_found) for an unknown thread or event of the chat.
-  void update_properties(const PropertyTarget& target, const std::string& change, bool remove);
+  // {scope, thread_id, message_id, properties}, and `initial: true` for properties a chat starts
+  // with (RTM start_chat and activate_chat, whose incoming_chat carries them). Error(data) for a
+  // malformed change, Error(not_found) for an unknown thread or event of the chat.
+  void update_properties(const PropertyTarget& target, const std::string& change, bool remove, bool initial = false);
   // Marks a participant's events seen up to `up_to` (never backwards); logs ChatEventsSeen.
   void mark_seen(model::ChatId id, model::ChatterType type, std::string_view chatter_id, core::Micros up_to);
   // Writes back an event's RTM fields (e.g. a rich message's postback users); logs ChatEventUpdate.

@@ -204,8 +204,7 @@ model::Agent People::set_agent_availability(std::string_view login, model::Agent
   model::Agent a = agent(login);
   const bool changed = a.availability != availability;
   a.availability = availability;
-  a.last_seen = clock_.now();
-  if (changed) a.change_time = a.last_seen;
+  a.last_seen = clock_.now();  // availability is a state, with a time of its own: change_time stays
   if (dry_run) return a;
   store_.update_agent(a);
   if (changed) log("AgentUpdate", agent_json(a).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
@@ -291,21 +290,30 @@ model::Customer People::update_customer(std::string_view id, const CustomerField
   c.change_time = clock_.now();
   if (dry_run) return c;
   store_.update_customer(c);
-  // A new page is news of its own (RTM customer_page_updated), not a change of who the customer is.
+  // A new page is news of its own (RTM customer_page_updated), not a change of who the customer is:
+  // CustomerPageUpdate, beside a CustomerUpdate when more changed with it (a login can do both).
   const auto patch = fields.profile_patch ? nlohmann::json::parse(*fields.profile_patch, nullptr, false)
                                           : nlohmann::json::object();
-  const bool page_only = c.name == before.name && c.email == before.email && c.kind == before.kind &&
-                         c.banned == before.banned && patch.size() == 1 && patch.contains("page");
-  auto payload = customer_json(c);
-  nlohmann::json changes = nlohmann::json::array();
-  if (c.name != before.name) changes.push_back("name");
-  if (c.email != before.email) changes.push_back("email");
-  if (c.kind != before.kind) changes.push_back("kind");
-  if (c.banned != before.banned) changes.push_back("banned");
-  if (c.profile != before.profile) changes.push_back("profile");
-  payload["changes"] = changes;
-  log(page_only ? "CustomerPageUpdate" : "CustomerUpdate",
-      payload.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  const bool new_page = patch.is_object() && patch.contains("page");
+  const bool profile_beside_page = c.profile != before.profile && !(new_page && patch.size() == 1);
+  const auto payload = [&](bool page) {
+    auto j = customer_json(c);
+    nlohmann::json changes = nlohmann::json::array();
+    if (!page) {
+      if (c.name != before.name) changes.push_back("name");
+      if (c.email != before.email) changes.push_back("email");
+      if (c.kind != before.kind) changes.push_back("kind");
+      if (c.banned != before.banned) changes.push_back("banned");
+    }
+    if (page || profile_beside_page) changes.push_back("profile");
+    j["changes"] = changes;
+    return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  };
+  if (c.name != before.name || c.email != before.email || c.kind != before.kind || c.banned != before.banned ||
+      profile_beside_page) {
+    log("CustomerUpdate", payload(false));
+  }
+  if (new_page) log("CustomerPageUpdate", payload(true));
   tx.commit();
   return c;
 }
@@ -326,8 +334,7 @@ model::Customer People::set_customer_availability(std::string_view id, model::Cu
   model::Customer c = customer(id);
   const bool changed = c.availability != availability;
   c.availability = availability;
-  c.last_seen = clock_.now();
-  if (changed) c.change_time = c.last_seen;
+  c.last_seen = clock_.now();  // availability is a state, with a time of its own: change_time stays
   if (dry_run) return c;
   store_.update_customer(c);
   if (changed) {
@@ -421,8 +428,9 @@ std::size_t People::revoke_tokens(std::int64_t id, const std::optional<std::stri
 }
 
 People::TokenCheck People::check_token(std::string_view token, model::Customer* out, model::CustomerToken* record) {
-  constexpr std::string_view kBearer = "Bearer ";
-  if (token.substr(0, kBearer.size()) == kBearer) token.remove_prefix(kBearer.size());
+  // The scheme is case-insensitive, as in an HTTP Authorization header (RFC 7235).
+  constexpr std::string_view kBearer = "bearer ";
+  if (core::to_lower(token.substr(0, kBearer.size())) == kBearer) token.remove_prefix(kBearer.size());
   if (token.empty() || token.size() > 512) return TokenCheck::unknown;
   const auto t = store_.find_token(sha256_hex(token));
   if (!t || t->revoked) return TokenCheck::unknown;

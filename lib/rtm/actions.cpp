@@ -42,6 +42,8 @@ std::string string_of(const json& obj, const char* key, bool required, std::size
   const auto& s = v->get_ref<const std::string&>();
   if (s.size() > max) invalid(std::string("`") + key + "` is too long");
   if (!core::utf8_length(s)) invalid(std::string("`") + key + "` is not valid UTF-8");
+  // PostgreSQL's text cannot hold one, SQLite's can: refused alike on both.
+  if (s.find('\0') != std::string::npos) invalid(std::string("`") + key + "` contains a NUL character");
   return s;
 }
 
@@ -258,8 +260,15 @@ engine::NewMessage new_event(const json& ev, const model::Customer& customer) {
                 const std::string h = string_of(b, "webview_height", true, 16);
                 if (h != "compact" && h != "full" && h != "tall") invalid("`webview_height` is compact, full or tall");
               }
+              // "Should be used together with type": a typed button says what it does.
+              if (!bt.empty() && bt != "cancel" && string_of(b, "value", true, 2048).empty()) {
+                invalid("a `" + bt + "` button needs a `value`");
+              }
               json button = b;
-              button["postback_id"] = string_of(b, "postback_id", false, 256);
+              // What send_rich_message_postback names: every button has one.
+              const std::string postback = string_of(b, "postback_id", true, 256);
+              if (postback.empty()) invalid("`postback_id` must not be empty");
+              button["postback_id"] = postback;
               button["user_ids"] = json::array();
               bs.push_back(button);
             }
@@ -340,6 +349,24 @@ class Actions::Context {
     const bool open = c.kind == model::CustomerKind::customer ? ch->customer_users : ch->public_users;
     if (!open) throw RtmError(ErrorType::group_not_found, "Group not found: not open to this customer");
     return ch->id;
+  }
+
+  // The valid channels open to this kind of customer: the groups it may see and use.
+  std::vector<model::Channel> open_channels(const model::Customer& c) {
+    std::vector<model::Channel> out;
+    for (auto& ch : a_.store_.list_channels({.valid_only = true})) {
+      if (c.kind == model::CustomerKind::customer ? ch.customer_users : ch.public_users) out.push_back(std::move(ch));
+    }
+    return out;
+  }
+
+  // An action that changes a chat needs the customer in it, not removed from it.
+  void require_present(const ChatView& v, const model::Customer& c) {
+    const auto type = chatter_type_of(c);
+    const bool present = std::any_of(v.participants.begin(), v.participants.end(), [&](const auto& part) {
+      return part.chatter_type == type && part.chatter_id == c.id && part.active == model::ChatterActive::active;
+    });
+    if (!present) throw RtmError(ErrorType::authorization, "The customer is not in the chat");
   }
 
   // Agents that may take chats of each channel right now.
@@ -445,9 +472,12 @@ Outcome Actions::run(Session& session, const Request& r) {
         }
       }
       if (const json* page = object_of(p, "customer_page")) {
-        profile["page"] = {{"url", string_of(*page, "url", false, 2048)},
-                           {"title", string_of(*page, "title", false, 2048)},
-                           {"timestamp", clock_.now() / 1'000'000}};
+        // Both members are optional; a page without its address is no page the customer is on,
+        // and one with an address is checked as update_customer_page checks it.
+        const std::string url = string_of(*page, "url", false, 2048);
+        const std::string title = string_of(*page, "title", false, 2048);
+        if (!url.empty() && !is_http_url(url)) invalid("`customer_page.url` must be an http or https URL");
+        if (!url.empty()) profile["page"] = {{"url", url}, {"title", title}, {"timestamp", clock_.now() / 1'000'000}};
       }
       for (const char* k : {"referrer"}) string_of(p, k, false, 2048);
       bool_of(p, "is_mobile");
@@ -506,10 +536,16 @@ Outcome Actions::run(Session& session, const Request& r) {
         result["greeting"] = greeting_json(g, store_.find_agent(g.agent_login), false);
         break;
       }
+      // Groups this customer could start a chat in now, as list_group_statuses has them on-line.
       json online = json::array();
       std::set<std::int64_t> groups;
+      const auto open = ctx.open_channels(c);
       for (const auto& [login, channels] : ctx.available()) {
-        for (const auto ch : channels) groups.insert(ctx.reader_.group_of(ch));
+        for (const auto ch : channels) {
+          if (std::any_of(open.begin(), open.end(), [&](const auto& o) { return o.id == ch; })) {
+            groups.insert(ctx.reader_.group_of(ch));
+          }
+        }
       }
       for (const auto g : groups) online.push_back(g);
       result["__priv_dynamic_config"] = {
@@ -720,9 +756,10 @@ Outcome Actions::run(Session& session, const Request& r) {
       }
       const auto threads = store_.list_threads(chat_id);
       const auto thread_id = threads.back().id;
-      if (props && !props->empty()) ctx.chats_.update_properties({chat_id, 0, 0}, dump(*props), false);
+      // incoming_chat carries them: no properties push of their own.
+      if (props && !props->empty()) ctx.chats_.update_properties({chat_id, 0, 0}, dump(*props), false, true);
       if (thread_props && !thread_props->empty()) {
-        ctx.chats_.update_properties({chat_id, thread_id, 0}, dump(*thread_props), false);
+        ctx.chats_.update_properties({chat_id, thread_id, 0}, dump(*thread_props), false, true);
       }
       json event_ids = json::array();
       for (const auto& n : initial) {
@@ -801,12 +838,14 @@ Outcome Actions::run(Session& session, const Request& r) {
       const auto c = ctx.customer();
       const auto v = ctx.chat(p, c);
       const std::string text = string_of(p, "sneak_peek_text", true, kMaxTextBytes);
+      ctx.require_present(v, c);
       if (!v.active()) throw RtmError(ErrorType::chat_inactive);
       ctx.chats_.signal(v.chat.id, "ChatSneakPeek",
                         dump({{"author_id", c.id}, {"thread_id", v.threads.back().id}, {"text", text}}));
     } else if (action.find("_properties") != std::string::npos) {
       const auto c = ctx.customer();
       const auto v = ctx.chat(p, c);
+      ctx.require_present(v, c);
       const bool remove = action.rfind("delete_", 0) == 0;
       const json* props = object_of(p, "properties", true);
       if (remove) {
@@ -855,12 +894,11 @@ Outcome Actions::run(Session& session, const Request& r) {
       const auto all = bool_of(p, "all");
       const json* ids = array_of(p, "group_ids");
       if (!all.value_or(false) && !ids) invalid("give `all` or `group_ids`");
-      std::vector<model::Channel> channels;
-      for (const auto& ch : store_.list_channels({.valid_only = true})) {
-        if (c.kind == model::CustomerKind::customer ? ch.customer_users : ch.public_users) channels.push_back(ch);
-      }
+      const auto channels = ctx.open_channels(c);
+      // The groups listed, when `all` is not set: an empty list asks for none.
+      const bool only_wanted = ids && !all.value_or(false);
       std::set<std::int64_t> wanted;
-      if (ids && !all.value_or(false)) {
+      if (only_wanted) {
         for (const auto& g : *ids) {
           if (!g.is_number_integer()) invalid("`group_ids` holds integers");
           wanted.insert(g.get<std::int64_t>());
@@ -873,7 +911,7 @@ Outcome Actions::run(Session& session, const Request& r) {
         // The default channel is group 0, and its own id names it too (as in start_chat): it is
         // answered under the id it was asked by.
         auto group = ctx.reader_.group_of(ch.id);
-        if (!wanted.empty() && !wanted.count(group)) {
+        if (only_wanted && !wanted.count(group)) {
           if (!wanted.count(ch.id)) continue;
           group = ch.id;
         }
@@ -920,7 +958,9 @@ Outcome Actions::run(Session& session, const Request& r) {
     } else if (action == "mark_events_as_seen") {
       const auto c = ctx.customer();
       const auto v = ctx.chat(p, c);
-      const auto t = core::parse_rfc3339(string_of(p, "seen_up_to", true, 64));
+      // A date-time: the date alone (which the shell's options take as its midnight) is not one.
+      const std::string seen = string_of(p, "seen_up_to", true, 64);
+      const auto t = seen.size() > 10 ? core::parse_rfc3339(seen) : std::nullopt;
       if (!t) invalid("`seen_up_to` must be an RFC 3339 date-time");
       ctx.chats_.mark_seen(v.chat.id, chatter_type_of(c), c.id, std::min(*t, clock_.now()));
     } else if (action == "accept_greeting" || action == "cancel_greeting") {

@@ -15,12 +15,14 @@ using json = nlohmann::json;
 
 bool is_customer(model::ChatterType t) { return t != model::ChatterType::user; }
 
-// The customers a chat concerns: its requester when a customer, and its customer participants.
-std::vector<std::string> customers_of(const ChatView& v) {
+// The customers an event of a chat concerns: its customer participants who have not left, and
+// who were there when it happened (the chat is read when the event is routed, maybe after more
+// joined). A customer who is only the chat's requester (`chatctl chat add`) hears of it once it
+// joins: it could not use it before.
+std::vector<std::string> customers_of(const ChatView& v, core::Micros when) {
   std::vector<std::string> out;
-  if (is_customer(v.chat.requester_type)) out.push_back(v.chat.requester_id);
   for (const auto& p : v.participants) {
-    if (is_customer(p.chatter_type) && p.active != model::ChatterActive::left &&
+    if (is_customer(p.chatter_type) && p.active != model::ChatterActive::left && p.create_time <= when &&
         std::find(out.begin(), out.end(), p.chatter_id) == out.end()) {
       out.push_back(p.chatter_id);
     }
@@ -44,6 +46,20 @@ const model::Participant* participant(const ChatView& v, const std::string& id) 
 bool keeps_view(std::string_view type) {
   return type == "ChatMessageAdd" || type == "ChatEventUpdate" || type == "ChatTyping" || type == "ChatEventsSeen" ||
          type == "ChatPropertiesUpdate" || type == "ChatPropertiesDelete" || type == "ChatPostback";
+}
+
+// The customer as a CustomerUpdate or CustomerPageUpdate left it (the event's payload), not as it
+// is when the event is routed: each of several quick changes is pushed as it was.
+std::optional<model::Customer> customer_in(const json& payload) {
+  const auto profile = payload.find("profile");
+  if (!payload.contains("id") || !payload.contains("name") || profile == payload.end()) return std::nullopt;
+  model::Customer c;
+  c.id = payload.value("id", "");
+  c.name = payload.value("name", "");
+  c.email = payload.value("email", "");
+  c.banned = payload.value("banned", false);
+  c.profile = profile->is_object() ? profile->dump() : "{}";
+  return c;
 }
 
 }  // namespace
@@ -80,9 +96,10 @@ std::vector<Delivery> PushRouter::route(const store::EventRecord& e) {
   if (!payload.is_object()) return {};
   // What concerns no customer is dropped before anything is read.
   // (A quiet ChatEventsSeen is what earlier versions logged when a customer sent an event.)
+  // Neither are a chat's initial events and properties, which its incoming_chat carries.
   if ((e.type == "ChatEventsSeen" && payload.value("quiet", false)) ||
-      (e.type == "ChatMessageAdd" &&
-       (payload.value("audience", "everyone") == "agents" || payload.value("initial", false)))) {
+      (e.type == "ChatMessageAdd" && payload.value("audience", "everyone") == "agents") ||
+      ((e.type == "ChatMessageAdd" || e.type == "ChatPropertiesUpdate") && payload.value("initial", false))) {
     return {};
   }
   std::vector<Delivery> out;
@@ -93,7 +110,8 @@ std::vector<Delivery> PushRouter::route(const store::EventRecord& e) {
   // Customers' own events.
   if (e.type == "CustomerUpdate" || e.type == "CustomerPageUpdate") {
     const std::string id = payload.value("id", "");
-    const auto c = store_.find_customer(id);
+    auto c = customer_in(payload);
+    if (!c) c = store_.find_customer(id);
     if (!c) return {};
     if (c->banned) {
       out.push_back({{id}, "", "customer_banned", 0});
@@ -141,27 +159,28 @@ std::vector<Delivery> PushRouter::route(const store::EventRecord& e) {
   }
   if (!view) return {};
   const auto& v = *view;
-  const auto to = customers_of(v);
-  if (to.empty()) return {};
+  const auto to = customers_of(v, e.time);
+  // (A customer removed from its chat is told so, with no customer left in it.)
+  if (to.empty() && e.type != "ChatParticipantRemove" && e.type != "ChatParticipantUpdate") return {};
   const std::string chat_id = model::rtm_chat_id(v.chat.id);
   const json last_thread = v.threads.empty() ? json() : json(model::rtm_thread_id(v.threads.back().id));
   auto with_thread = [&](json p) {
     if (v.active() && !last_thread.is_null()) p["thread_id"] = last_thread;
     return p;
   };
-  auto incoming_chat = [&](const std::string& requester) {
+  auto incoming_chat = [&](const std::string& requester, std::vector<std::string> recipients) {
     if (v.threads.empty()) return;
     const std::size_t last = v.threads.size() - 1;
     const auto customer = is_customer(v.chat.requester_type) ? store_.find_customer(v.chat.requester_id) : std::nullopt;
-    push(to, "incoming_chat",
+    push(std::move(recipients), "incoming_chat",
          {{"requester_id", requester},
           {"chat", chat_with_thread_json(v, last, reader.events(v.chat.id, v.threads[last].id),
                                          customer ? &*customer : nullptr)}});
   };
 
-  if (e.type == "ChatAdd") {
-    incoming_chat(v.chat.requester_id);
-  } else if (e.type == "ChatUpdate") {
+  // ChatAdd itself pushes nothing: a customer learns of a chat when it joins it (below), in the
+  // same transaction for start_chat, later for a chat made from the shell.
+  if (e.type == "ChatUpdate") {
     const std::string status = payload.value("status", "");
     const std::string previous = payload.value("previous_status", "");
     if (status == "closed") {
@@ -170,7 +189,7 @@ std::vector<Delivery> PushRouter::route(const store::EventRecord& e) {
       if (participant(v, e.actor)) p["user_id"] = e.actor;
       push(to, "chat_deactivated", p);
     } else if (previous == "closed") {
-      incoming_chat(e.actor);
+      incoming_chat(e.actor, to);
     }
   } else if (e.type == "ChatChannelUpdate") {
     json p = with_thread({{"chat_id", chat_id}, {"transferred_to", {{"group_ids", {v.group}}}}});
@@ -181,22 +200,36 @@ std::vector<Delivery> PushRouter::route(const store::EventRecord& e) {
     const int active = payload.value("chatter_active", 0);
     const auto* p = participant(v, who);
     if (!p) return {};
-    // Added active, or made active (an invited agent accepting): user_added_to_chat.
-    const bool joined = active == 1 && (e.type == "ChatParticipantAdd" ||
-                                        (e.type == "ChatParticipantUpdate" && payload.value("chatter_active_before", 1) != 1));
+    // Added active, or made active (an invited agent accepting, someone removed coming back):
+    // user_added_to_chat. A participant added again while active did not join.
+    const bool joined = active == 1 && payload.value("chatter_active_before", 0) != 1 &&
+                        (e.type == "ChatParticipantAdd" ||
+                         (e.type == "ChatParticipantUpdate" && payload.contains("chatter_active_before")));
+    // "Present if the user was added (removed) by an agent": not for a shell user who is none.
+    const auto by_agent = [&](json& push_payload) {
+      if (e.actor != who && store_.find_agent(e.actor)) push_payload["requester_id"] = e.actor;
+    };
     if (joined) {
-      // The customer starting a chat learns of it from incoming_chat.
-      if (is_customer(p->chatter_type) && p->chatter_id == v.chat.requester_id) return {};
+      // A customer new to the chat (starting it, or added to it) is told of the whole chat; the
+      // others, and everyone when someone comes back, of the user added.
+      std::vector<std::string> others = to;
+      if (e.type == "ChatParticipantAdd" && !payload.contains("chatter_active_before") && is_customer(p->chatter_type)) {
+        std::erase(others, p->chatter_id);
+        incoming_chat(v.chat.requester_id, {p->chatter_id});
+      }
       const auto customer = is_customer(p->chatter_type) ? store_.find_customer(p->chatter_id) : std::nullopt;
       json push_payload = with_thread({{"chat_id", chat_id}, {"user", user_json(*p, customer ? &*customer : nullptr)},
                                        {"reason", "manual"}});
-      if (e.actor != who) push_payload["requester_id"] = e.actor;
-      push(to, "user_added_to_chat", push_payload);
+      by_agent(push_payload);
+      push(std::move(others), "user_added_to_chat", push_payload);
     } else if ((e.type == "ChatParticipantRemove" || e.type == "ChatParticipantUpdate") && active == -1) {
       json push_payload = with_thread({{"chat_id", chat_id}, {"user_id", who}, {"reason", "manual"}});
-      if (e.actor != who) push_payload["requester_id"] = e.actor;
+      by_agent(push_payload);
       std::vector<std::string> recipients = to;
-      if (is_customer(p->chatter_type)) recipients.push_back(p->chatter_id);  // a customer removed hears of it too
+      // A customer removed hears of it too (the requester is among them already).
+      if (is_customer(p->chatter_type) && std::find(to.begin(), to.end(), p->chatter_id) == to.end()) {
+        recipients.push_back(p->chatter_id);
+      }
       push(recipients, "user_removed_from_chat", push_payload);
     }
   } else if (e.type == "ChatMessageAdd") {

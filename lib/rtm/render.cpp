@@ -83,7 +83,10 @@ nlohmann::json customer_json(const model::Customer& c, const model::Participant*
   if (!c.email.empty()) j["email"] = c.email;
   const auto profile = properties_json(c.profile);
   if (auto it = profile.find("avatar"); it != profile.end() && it->is_string()) j["avatar"] = *it;
-  if (auto it = profile.find("session_fields"); it != profile.end() && it->is_array()) j["session_fields"] = *it;
+  // "Returned only if set": none set is none returned.
+  if (auto it = profile.find("session_fields"); it != profile.end() && it->is_array() && !it->empty()) {
+    j["session_fields"] = *it;
+  }
   if (p) {
     j["present"] = p->active == model::ChatterActive::active;
     if (p->seen_up_to > 0) j["events_seen_up_to"] = core::format_rfc3339(p->seen_up_to);

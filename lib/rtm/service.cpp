@@ -575,9 +575,9 @@ class Service::Impl {
     if (last) queue_logout(c, customer);
   }
 
-  // The customer's last connection is gone: the worker marks it off-line.
+  // The customer's last connection is gone: the worker marks it off-line. Also while stopping:
+  // the worker runs what is queued before it ends, so no customer stays on-line after chatd.
   void queue_logout(const std::shared_ptr<Client>& c, std::string customer) {
-    if (stopping_) return;
     Job job;
     job.client = c;
     job.logout = true;
@@ -700,9 +700,10 @@ class Service::Impl {
       if (job.logout) continue;
       auto& c = *job.client;
       auto& a = answers[i];
-      --c.pending;
       settle(c, job.answered);
+      // Whoever answers a request ends its pending: here, or check_deadlines with request_timeout.
       const bool timed_out = job.answered->exchange(true);
+      if (!timed_out) --c.pending;
       if (a.skipped) {
         ++dropped_;
         continue;
@@ -889,8 +890,7 @@ class Service::Impl {
 
   // Registers a freshly logged-in connection under its customer, in the place its login took.
   // One that closed while its login ran, or whose login was answered with request_timeout
-  // (`abandoned`; check_deadlines times out logged-in connections' requests only, so not today),
-  // is logged out again: false, and the customer goes off-line unless another connection of its
+  // (`abandoned`), is logged out again: false, and the customer goes off-line unless another connection of its
   // is open or a login holds a place (the logout job looks again when it runs).
   bool admit(const std::shared_ptr<Client>& c, const std::string& customer, std::int64_t login_seq, bool abandoned) {
     bool offline = false;
@@ -1011,18 +1011,22 @@ class Service::Impl {
     for (const auto& c : clients) {
       if (c->closed) continue;
       if (!c->logged_in) {
-        if (now - c->connected > limits_.login_timeout) disconnect(c, "connection_timeout");
-        continue;
+        if (now - c->connected > limits_.login_timeout) {
+          disconnect(c, "connection_timeout");
+          continue;
+        }
+      } else {
+        const auto seen = Clock::time_point(Clock::duration(c->last_seen_ns.load()));
+        if (now - seen > limits_.ping_timeout) {
+          disconnect(c, "connection_timeout");
+          continue;
+        }
+        if (c->token_expires > 0 && c->token_expires <= wall) {
+          disconnect(c, "access_token_expired");
+          continue;
+        }
       }
-      const auto seen = Clock::time_point(Clock::duration(c->last_seen_ns.load()));
-      if (now - seen > limits_.ping_timeout) {
-        disconnect(c, "connection_timeout");
-        continue;
-      }
-      if (c->token_expires > 0 && c->token_expires <= wall) {
-        disconnect(c, "access_token_expired");
-        continue;
-      }
+      // A login too times out: once it runs, admit() logs the connection out again.
       std::vector<std::pair<std::pair<nlohmann::json, std::string>, Clock::duration>> expired;  // and how long ago
       {
         std::lock_guard lock(c->mu);
@@ -1030,6 +1034,7 @@ class Service::Impl {
         for (auto it = c->inflight.begin(); it != c->inflight.end(); ++it, ++id) {
           if (now - it->first > limits_.request_timeout && !it->second->exchange(true)) {
             expired.emplace_back(*id, now - it->first);
+            --c->pending;  // answered: no longer pending, though the worker has yet to skip it
           }
         }
       }

@@ -125,7 +125,11 @@ void WsSession<Stream>::run(Request request, std::string refusal) {
         refusal = "service_temporarily_unavailable";
       }
       auto& ws = self->ws_;
+      // Silence is the service's to judge (chatd_login_timeout_ms, chatd_ping_timeout_ms, with
+      // customer_disconnected): Beast's own idle timeout (300 s) would cut a connection without
+      // a word when those are set longer.
       auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
+      timeouts.idle_timeout = websocket::stream_base::none();
       timeouts.keep_alive_pings = false;
       ws.set_option(timeouts);
       ws.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {

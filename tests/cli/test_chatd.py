@@ -296,6 +296,44 @@ def test_health_metrics_and_graceful_shutdown(cli, chatd, io_threads):
 
     run(scenario())
     assert server.proc.wait(20) == 0
+    # The customer's connection ended with chatd: it is not left on-line.
+    shown = cli.ok("customer", "show", "cust-1", "-o", "json").json()
+    assert (shown["availability"], shown["availability_set"]) == ("offline", "offline")
+
+
+def test_chatd_carries_on_when_postgresql_ends_its_connections(cli, chatd, backend):
+    if backend != "postgresql":
+        pytest.skip("a PostgreSQL server ends connections; an SQLite file has none")
+    tokens = setup_people(cli)
+    server = chatd()
+    terminate = ("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                 "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+
+    async def scenario():
+        c = await Rtm.connect(server.url())
+        await c.ok("login", {"token": tokens["cust-1"]})
+        started = await c.ok("start_chat", {"continuous": True})
+        await c.push("incoming_chat")
+        # What a server restart or a failover does to chatd's sessions (worker, follower, webhooks).
+        killed = subprocess.run(["psql", "-qAt", cli.db, "-c", terminate], capture_output=True, text=True, timeout=30)
+        assert killed.returncode == 0 and int(killed.stdout) >= 2, killed
+        event = {"chat_id": started["chat_id"], "event": {"type": "message", "text": "after"}}
+        for _ in range(50):  # a request that met the dead connection is answered service_unavailable
+            answer = await c.request("send_event", event)
+            if answer.get("success"):
+                break
+            assert answer["payload"]["error"]["type"] == "service_unavailable", answer
+            await asyncio.sleep(0.1)
+        assert answer.get("success"), answer
+        assert (await c.push("incoming_event"))["event"]["text"] == "after"
+        # The follower is back too: a message from the shell is pushed, and chatd is ready.
+        cli.ok("message", "add", chat_number(started["chat_id"]), "from the shell", "--from", "cust-1", "--type", "Customer")
+        assert (await c.push("incoming_event"))["event"]["text"] == "from the shell"
+        assert urllib.request.urlopen(server.http("/readyz"), timeout=5).status == 200
+        await c.close()
+
+    run(scenario())
+    assert "WARNING" not in server.output() and "unexpected database error" not in server.output()
 
 
 def test_a_chat_keeps_its_continuous_mode_between_threads(cli, chatd):
@@ -415,6 +453,30 @@ def test_a_busy_database_queues_requests_within_bounds_and_drops_what_nobody_wai
     metrics = urllib.request.urlopen(server.http("/metrics"), timeout=5).read().decode()
     dropped = [line for line in metrics.splitlines() if line.startswith("chatd_rtm_requests_dropped_total ")]
     assert dropped and int(dropped[0].split()[1]) >= 3, dropped
+
+
+def test_a_login_times_out_like_any_request_and_may_be_sent_again(cli, chatd, backend):
+    tokens = setup_people(cli)
+    server = chatd("--set", "chatd_request_timeout_ms=1000", "--set", "chatd_pending_requests=1")
+
+    async def scenario():
+        c = await Rtm.connect(server.url())
+        held = HeldWrites(cli, backend)
+        try:
+            await send(c, "login", {"token": "bEaReR " + tokens["cust-1"]}, "first")
+            answer = await c._take(lambda f: f.get("request_id") == "first", 10)
+            assert answer["payload"]["error"]["type"] == "request_timeout", answer
+            # Answered, so no longer pending (the limit is one): a second login is taken.
+            await send(c, "login", {"token": tokens["cust-1"]}, "second")
+            await asyncio.sleep(0.3)
+        finally:
+            held.release()
+        answer = await c._take(lambda f: f.get("request_id") == "second", 10)
+        assert answer["success"], answer
+        assert (await c.ok("get_customer"))["id"] == "cust-1"
+        await c.close()
+
+    run(scenario())
 
 
 def test_a_customer_stays_online_while_a_later_login_holds_on(cli, chatd, backend):

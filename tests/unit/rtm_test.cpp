@@ -11,6 +11,7 @@
 
 #include "core/error.hpp"
 #include "core/text.hpp"
+#include "engine/channels.hpp"
 #include "engine/chats.hpp"
 #include "engine/engine.hpp"
 #include "engine/people.hpp"
@@ -258,10 +259,18 @@ TEST_CASE("rtm: malformed requests get validation errors, and the session surviv
   for (const json& ev : {json{{"type", "file"}}, json{{"type", "file"}, {"url", "ftp://x"}},
                          json{{"type", "rich_message"}, {"template_id", "nope"}}, json{{"type", "filled_form"}},
                          json{{"type", "message"}, {"text", std::string(16 * 1024 + 1, 'a')}},
-                         json{{"type", "message"}, {"text", "x"}, {"recipients", "agents"}}, json{{"type", "bogus"}}}) {
+                         json{{"type", "message"}, {"text", "x"}, {"recipients", "agents"}}, json{{"type", "bogus"}},
+                         json{{"type", "message"}, {"text", "x"}, {"custom_id", std::string("a\0b", 3)}},
+                         json{{"type", "rich_message"}, {"template_id", "cards"},
+                              {"elements", {{{"buttons", {{{"text", "no postback id"}}}}}}}},
+                         json{{"type", "rich_message"}, {"template_id", "cards"},
+                              {"elements", {{{"buttons", {{{"text", "Go"}, {"type", "url"}, {"postback_id", "go"}}}}}}}}}) {
     INFO(ev.dump());
     CHECK(error_type(c.request("send_event", {{"chat_id", chat_id}, {"event", ev}})) == "validation");
   }
+  // seen_up_to is a date-time, not a date.
+  CHECK(error_type(c.request("mark_events_as_seen", {{"chat_id", chat_id}, {"seen_up_to", "2030-01-01"}})) ==
+        "validation");
   CHECK(ok(c.request("ping")));
 }
 
@@ -414,6 +423,101 @@ TEST_CASE("rtm: limits on online customers and on a customer's active chats", "[
                                 model::ChatterType::customer,
                                 "cust-2", false);
   CHECK(ok(b.request("start_chat")));
+}
+
+TEST_CASE("rtm: pushes of who takes part, of pages and of initial properties; groups a customer may use", "[rtm]") {
+  const auto backend = GENERATE(from_range(test::test_backends()));
+  INFO("backend " << backend);
+  Fixture fx(backend);
+  fx.agent_online();
+  // A channel of agent1's group that customers may not use.
+  engine::ChannelFields closed;
+  closed.name = "Agents only";
+  closed.group = "users";
+  closed.customer_users = false;
+  closed.public_users = false;
+  const auto agents_only = engine::ChannelAdmin(*fx.store, fx.clock, "admin").add(closed, false);
+  test::RtmConnection c(*fx.service);
+  // A login that changes the customer and its page says both.
+  const auto login = c.request("login", {{"token", fx.token},
+                                         {"customer", {{"name", "Neo"}}},
+                                         {"customer_page", {{"url", "https://example.com/a"}, {"title", "A"}}}});
+  REQUIRE(ok(login));
+  CHECK(c.push("customer_updated")["payload"]["customer"]["name"] == "Neo");
+  CHECK(c.push("customer_page_updated")["payload"]["url"] == "https://example.com/a");
+  // Only groups the customer could start a chat in are on-line for it.
+  const auto online = login["payload"]["__priv_dynamic_config"]["online_groups_ids"];
+  CHECK(online == json::array({0}));
+  CHECK(error_type(c.request("start_chat", {{"chat", {{"access", {{"group_ids", {agents_only.id}}}}}}})) ==
+        "group_not_found");
+  // An empty list of groups asks for none.
+  const auto none = c.request("list_group_statuses", {{"group_ids", json::array()}});
+  REQUIRE(ok(none));
+  CHECK(none["payload"]["groups_status"] == json::object());
+  CHECK(c.request("list_group_statuses", {{"all", true}})["payload"]["groups_status"] == json{{"0", "online"}});
+
+  // incoming_chat carries the initial properties: no property pushes of their own.
+  const auto started = c.request("start_chat", {{"chat", {{"properties", {{"ns", {{"k", "v"}}}}},
+                                                          {"thread", {{"properties", {{"ns", {{"t", 1}}}}}}}}}});
+  REQUIRE(ok(started));
+  const std::string chat_id = started["payload"]["chat_id"];
+  const auto id = *model::parse_rtm_chat_id(chat_id);
+  CHECK(c.push("incoming_chat")["payload"]["chat"]["properties"]["ns"]["k"] == "v");
+
+  // Removed from the shell by someone who is not an agent: one push, and no requester_id.
+  engine::ChatEngine shell(*fx.store, fx.settings, fx.clock, "root");
+  shell.remove_participant(id, model::ChatterType::customer, "cust-1", false);
+  const auto removed = c.push("user_removed_from_chat");
+  REQUIRE(removed.is_object());
+  CHECK(removed["payload"]["user_id"] == "cust-1");
+  CHECK(!removed["payload"].contains("requester_id"));
+  // Pushes come in order: once the next one is here, any earlier one is too.
+  CHECK(c.push("chat_properties_updated", std::chrono::milliseconds(0)).is_null());
+  CHECK(c.push("thread_properties_updated", std::chrono::milliseconds(0)).is_null());
+  CHECK(c.push("user_removed_from_chat", std::chrono::milliseconds(0)).is_null());
+  // A customer removed from the chat may read it, not change it.
+  CHECK(ok(c.request("get_chat", {{"chat_id", chat_id}})));
+  CHECK(error_type(c.request("update_chat_properties", {{"chat_id", chat_id}, {"properties", {{"ns", {{"k", "w"}}}}}})) ==
+        "authorization");
+  CHECK(error_type(c.request("send_sneak_peek", {{"chat_id", chat_id}, {"sneak_peek_text", "hi"}})) == "authorization");
+
+  // Added back by an agent: the customer hears of it, with who did it.
+  engine::ParticipantSpec back;
+  back.chatter_id = "cust-1";
+  back.chatter_name = "Neo";
+  back.chatter_type = model::ChatterType::customer;
+  fx.chats().add_participant(id, back, false);
+  const auto added = c.push("user_added_to_chat");
+  REQUIRE(added.is_object());
+  CHECK(added["payload"]["user"]["id"] == "cust-1");
+  CHECK(added["payload"]["requester_id"] == "agent1");
+  CHECK(ok(c.request("update_chat_properties", {{"chat_id", chat_id}, {"properties", {{"ns", {{"k", "w"}}}}}})));
+  CHECK(c.push("chat_properties_updated")["payload"]["properties"]["ns"]["k"] == "w");
+
+  // A chat made from the shell for the customer: it hears of it once it takes part, and can use it.
+  engine::NewChat made;
+  made.requester_id = "cust-1";
+  made.requester_name = "Neo";
+  made.requester_type = model::ChatterType::customer;
+  const auto shell_chat = shell.add_chat(made, false).id;
+  join_agent1(shell, shell_chat);
+  shell.add_participant(shell_chat, back, false);
+  const auto told = c.push("incoming_chat");
+  REQUIRE(told.is_object());
+  CHECK(told["payload"]["chat"]["id"] == model::rtm_chat_id(shell_chat));
+  CHECK(told["payload"]["chat"]["users"].size() == 2);
+  CHECK(c.push("user_added_to_chat", std::chrono::milliseconds(0)).is_null());
+  CHECK(ok(c.request("send_event", {{"chat_id", model::rtm_chat_id(shell_chat)},
+                                    {"event", {{"type", "message"}, {"text", "hi"}}}})));
+
+  // A login's page is checked as update_customer_page checks it.
+  test::RtmConnection d(*fx.service);
+  CHECK(error_type(d.request("login", {{"token", fx.token}, {"customer_page", {{"url", "javascript:alert(1)"}}}})) ==
+        "validation");
+
+  // No session fields set, none returned.
+  REQUIRE(ok(c.request("set_customer_session_fields", {{"session_fields", json::array()}})));
+  CHECK(!c.request("get_customer")["payload"].contains("session_fields"));
 }
 
 TEST_CASE("rtm: list_chats orders chats by their last thread, both ways, across pages", "[rtm]") {
@@ -692,13 +796,15 @@ TEST_CASE("rtm: a router keeps chats between batches only while it sees every ev
   using Routed = std::vector<std::pair<std::string, std::vector<std::string>>>;
   const std::vector<std::string> one{"cust-1"};
   const std::vector<std::string> both{"cust-1", "cust-2"};
+  // Trinity joining: she is told of the chat, cust-1 of her.
+  const Routed trinity_joins{{"ChatParticipantAdd", {"cust-2"}}, {"ChatParticipantAdd", one}};
 
   post("first");
   CHECK(route(worker) == Routed{{"ChatMessageAdd", one}});  // the chat is read here, and kept
 
   SECTION("a change the same router routes is seen by its next batch") {
     add_trinity();
-    CHECK(route(worker) == Routed{{"ChatParticipantAdd", both}});
+    CHECK(route(worker) == trinity_joins);
     post("second");
     CHECK(route(worker) == Routed{{"ChatMessageAdd", both}});
     chats.remove_participant(chat.id, model::ChatterType::customer, "cust-2", false);
@@ -707,7 +813,7 @@ TEST_CASE("rtm: a router keeps chats between batches only while it sees every ev
   }
   SECTION("a change the other router routes is seen too") {
     add_trinity();
-    CHECK(route(follower) == Routed{{"ChatParticipantAdd", both}});
+    CHECK(route(follower) == trinity_joins);
     post("second");
     CHECK(route(worker) == Routed{{"ChatMessageAdd", both}});
   }
@@ -719,7 +825,9 @@ TEST_CASE("rtm: a router keeps chats between batches only while it sees every ev
     CHECK(route(a) == Routed{{"ChatMessageAdd", one}});
     add_trinity();
     post("third");
-    CHECK(route(b) == Routed{{"ChatParticipantAdd", both}, {"ChatMessageAdd", both}});
+    Routed expected = trinity_joins;
+    expected.emplace_back("ChatMessageAdd", both);
+    CHECK(route(b) == expected);
     chats.remove_participant(chat.id, model::ChatterType::customer, "cust-2", false);
     CHECK(route(b) == Routed{{"ChatParticipantRemove", both}});  // the customer removed hears of it too
     post("fourth");
