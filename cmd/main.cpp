@@ -1,4 +1,8 @@
+#include <algorithm>
 #include <iostream>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include "cli/output.hpp"
 #include "commands.hpp"
@@ -25,6 +29,29 @@ void require_command(CLI::App& app) {
   for (CLI::App* sub : app.get_subcommands({})) require_command(*sub);
 }
 
+// CLI11 lets a list option take every word that follows, so "channel show --set actor=x Sales"
+// lost "Sales" to --set. Each pair gets its own --set instead: after --set, its first word and
+// the words right after it that hold a '=' (and are no option), as chatctl(1) describes.
+// Returned reversed, as CLI::App::parse takes a vector.
+std::vector<std::string> split_set_pairs(int argc, char** argv) {
+  std::vector<std::string> args;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view word = argv[i];
+    args.emplace_back(word);
+    if (word != "--set" || i + 1 >= argc) continue;
+    args.emplace_back(argv[++i]);
+    while (i + 1 < argc) {
+      const std::string_view next = argv[i + 1];
+      if (next.empty() || next.front() == '-' || next.find('=') == std::string_view::npos) break;
+      args.emplace_back("--set");
+      args.emplace_back(next);
+      ++i;
+    }
+  }
+  std::reverse(args.begin(), args.end());
+  return args;
+}
+
 }  // namespace
 
 void build_app(CLI::App& app, Context& ctx) {
@@ -37,7 +64,11 @@ void build_app(CLI::App& app, Context& ctx) {
   app.add_option("-o,--output", o.output, "Output format")
       ->check(CLI::IsMember({"table", "json", "jsonl", "yaml", "name"}));
   app.add_flag("--no-headers", o.no_headers, "Omit table headers");
-  app.add_option("--set", o.set, "Override a setting: KEY=VALUE (repeatable)")->type_name("KEY=VALUE");
+  app.add_option("--set", o.set, "Override a setting: KEY=VALUE (repeatable)")
+      ->type_name("KEY=VALUE")
+      ->expected(1)
+      ->allow_extra_args(false)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("--log-level", o.log_level, "Diagnostics level")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));
   app.add_flag("-v,--verbose", o.verbose, "More diagnostics on stderr (-vv for debug)");
@@ -56,14 +87,16 @@ int run(int argc, char** argv) {
   CLI::App app{"chatctl: administration and batch toolkit for customer chat", "chatctl"};
   try {
     build_app(app, ctx);
-    app.parse(argc, argv);
+    app.parse(split_set_pairs(argc, argv));
     std::cout.flush();
     if (!std::cout) throw core::Error(core::ErrorKind::io, "cannot write to standard output");
     return ctx.exit_code;
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --help-all
-    std::cerr << cli::format_error(ctx.output_format(), e.what(), 64) << '\n';
-    if (ctx.output_format() == cli::OutputFormat::table) std::cerr << "Run 'chatctl --help' for usage.\n";
+    // One line, as every error: the pointer to --help goes on it.
+    std::string message = e.what();
+    if (ctx.output_format() == cli::OutputFormat::table) message += " (see chatctl --help)";
+    std::cerr << cli::format_error(ctx.output_format(), message, 64) << '\n';
     return 64;
   } catch (const core::Error& e) {
     std::cerr << cli::format_error(ctx.output_format(), e.what(), e.exit_code()) << '\n';

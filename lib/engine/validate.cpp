@@ -24,7 +24,13 @@ void check_text(std::string_view field, const std::string& value, const TextRule
     const bool line_break_or_tab = ch == '\t' || ch == '\n' || ch == '\r';
     return (c < 0x20 && !(rule.multi_line && line_break_or_tab)) || c == 0x7F;
   });
-  if (bad_control) fail("must not contain control characters");
+  // The C1 controls too (U+0080 to U+009F, UTF-8 C2 80 to C2 9F): invisible in a table, and
+  // U+009B starts a terminal escape sequence.
+  const auto c1 = std::adjacent_find(value.begin(), value.end(), [](char a, char b) {
+    return static_cast<unsigned char>(a) == 0xC2 && static_cast<unsigned char>(b) >= 0x80 &&
+           static_cast<unsigned char>(b) <= 0x9F;
+  });
+  if (bad_control || c1 != value.end()) fail("must not contain control characters");
 }
 
 }  // namespace chatctl::engine

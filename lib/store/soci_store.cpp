@@ -41,9 +41,10 @@ constexpr long long kWriteLock = 0x63686174'00000000LL;
 std::string first_line(const std::string& s) {
   const auto nl = s.find('\n');
   std::string line = s.substr(0, nl);
-  // libpq prefixes server messages with "ERROR:  "; drop it, it adds nothing for a user.
-  for (const char* prefix : {"ERROR:  ", "FATAL:  "}) {
-    if (line.rfind(prefix, 0) == 0) line.erase(0, std::char_traits<char>::length(prefix));
+  // libpq prefixes server messages with "ERROR:  " or "FATAL:  " (also after its own "connection
+  // to server ... failed: "); drop them, they add nothing for a user.
+  for (const std::string_view prefix : {"ERROR:  ", "FATAL:  "}) {
+    for (auto at = line.find(prefix); at != std::string::npos; at = line.find(prefix, at)) line.erase(at, prefix.size());
   }
   return line;
 }
@@ -512,42 +513,54 @@ int SociStore::migrate() {
     if (applied.contains(m.version)) continue;
     spdlog::info("applying migration {:04d}_{}", m.version, m.name);
     const std::string what = "applying migration " + std::to_string(m.version);
-    guarded(what.c_str(), [&] {
-      // A SQLite script that edits sqlite_master does so between `PRAGMA writable_schema = ON`
-      // and `= OFF` (those two forms); the schema is read again right after (schema_edited),
-      // before any later statement is compiled against the stale one. Should the script fail in
-      // between, the connection does not stay in that mode.
-      bool editing = false;
-      const core::OnExit stop_editing([&] {
-        if (!editing) return;
-        try {
-          sql_ << "PRAGMA writable_schema = OFF";
-        } catch (const std::exception&) {
-        }
-      });
-      for (const auto& statement : split_sql_script(m.sql)) {
-        sql_ << statement;
-        if (backend_ != Backend::sqlite) continue;
-        const auto on = writable_schema_switch(statement);
-        if (on && *on) {
-          editing = true;
-        } else if (on && editing) {
-          editing = false;
-          schema_edited();
-        }
-      }
-      if (editing) throw Error(ErrorKind::internal, "migration " + std::to_string(m.version) +
-                                                         " leaves PRAGMA writable_schema on");
-      const int version = m.version;
-      const std::string name(m.name);
-      const long long now = core::SystemClock{}.now();
-      sql_ << "INSERT INTO schema_migrations (version, name, applied_at) VALUES (:v, :n, :t)", soci::use(version),
-          soci::use(name), soci::use(now);
-    });
+    try {
+      apply_migration(m, what);
+    } catch (const Error& e) {
+      // A statement of ours failing on this database means it is not what chatctl made (a file
+      // another program wrote, a hand-edited schema): unusable (69), not a bug of chatctl's.
+      if (e.kind() != ErrorKind::internal) throw;
+      throw Error(ErrorKind::unavailable,
+                  what + ": the database holds a schema chatctl did not make (run with -vv for details)");
+    }
     tx.commit();
     ++applied_count;
   }
   return applied_count;
+}
+
+void SociStore::apply_migration(const Migration& m, const std::string& what) {
+  guarded(what.c_str(), [&] {
+    // A SQLite script that edits sqlite_master does so between `PRAGMA writable_schema = ON`
+    // and `= OFF` (those two forms); the schema is read again right after (schema_edited),
+    // before any later statement is compiled against the stale one. Should the script fail in
+    // between, the connection does not stay in that mode.
+    bool editing = false;
+    const core::OnExit stop_editing([&] {
+      if (!editing) return;
+      try {
+        sql_ << "PRAGMA writable_schema = OFF";
+      } catch (const std::exception&) {
+      }
+    });
+    for (const auto& statement : split_sql_script(m.sql)) {
+      sql_ << statement;
+      if (backend_ != Backend::sqlite) continue;
+      const auto on = writable_schema_switch(statement);
+      if (on && *on) {
+        editing = true;
+      } else if (on && editing) {
+        editing = false;
+        schema_edited();
+      }
+    }
+    if (editing) throw Error(ErrorKind::internal, "migration " + std::to_string(m.version) +
+                                                       " leaves PRAGMA writable_schema on");
+    const int version = m.version;
+    const std::string name(m.name);
+    const long long now = core::SystemClock{}.now();
+    sql_ << "INSERT INTO schema_migrations (version, name, applied_at) VALUES (:v, :n, :t)", soci::use(version),
+        soci::use(name), soci::use(now);
+  });
 }
 
 // A SQLite migration that edited table definitions in sqlite_master (PRAGMA writable_schema, for

@@ -9,6 +9,7 @@
 #include <variant>
 #include <vector>
 
+#include "store/migrations.hpp"
 #include "store/store.hpp"
 
 namespace chatctl::store {
@@ -151,6 +152,8 @@ class SociStore final : public Store {
   std::vector<model::Channel> query_channels(const std::string& where, const std::string& text_param,
                                              long long id_param);
   void ensure_migrations_table();
+  // Runs one migration's statements and records it, in the caller's transaction.
+  void apply_migration(const Migration& m, const std::string& what);
   void schema_edited();
   std::vector<model::Agent> query_agents(const std::string& where, const std::vector<std::string>& text_params,
                                          const std::vector<long long>& int_params);

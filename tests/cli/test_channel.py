@@ -119,6 +119,7 @@ def test_bad_input_is_refused_and_changes_nothing(cli):
 
     # Control characters other than line breaks and tabs never reach the database or a terminal.
     cli.run("channel", "add", "Esc", "--group", "g", "--comment", "\x1b]0;pwned\x07", expect=65)
+    cli.run("channel", "add", "C1\x9b31m", "--group", "g", expect=65)  # U+009B: a terminal's CSI
     cli.run("channel", "show", "\udcff", expect=1)  # invalid UTF-8 (a lone 0xff byte): not found
 
 

@@ -95,6 +95,9 @@ def test_bad_input_writes_nothing(cli):
     cli.run("chat", "show", "424242", expect=1)
     cli.run("chat", "delete", chat, expect=64)  # needs --yes
     cli.run("chat", "list", "--chatter-id", "boss", expect=64)  # needs --chatter-type
+    cli.run("chat", "list", "--limit", "-1", expect=64)
+    cli.run("flag", "get", "--chat", chat, "--offset", "99999999999999999999", expect=64)
+    cli.run("message", "add", chat, "", "--from", "boss", "--system", expect=65)
     assert events(cli) == before
     assert cli.ok("message", "list", chat, "-o", "json").out == messages
 
@@ -130,6 +133,18 @@ def test_participants_check_presence_and_removal(cli):
     cli.run("participant", "remove", chat, "--all", expect=64)  # needs --yes
     cli.ok("participant", "remove", chat, "--all", "--yes")
     assert cli.ok("participant", "list", chat, "-o", "json").json() == []
+
+
+def test_an_agent_closing_a_chat_says_when_it_goes(cli):
+    chat = str(new_chat(cli))
+    cli.ok("participant", "add", chat, "a1", "--name", "Agent One", "--permission", "Owner")
+    cli.ok("chat", "status", chat, "closed", "--set", "actor=someone", "ChatEngine::ChatTTL=6")  # no agent of it
+    assert cli.ok("message", "list", chat, "-o", "json").json() == []
+    cli.ok("chat", "status", chat, "active")
+    cli.ok("chat", "status", chat, "closed", "--set", "actor=a1", "ChatEngine::ChatTTL=6")
+    said = cli.ok("message", "list", chat, "-o", "json").json()
+    assert [(m["text"], m["audience"]) for m in said] == [("Agent One closed the chat. It will be removed in 6 hours.",
+                                                           "everyone")]
 
 
 def test_move_and_delete(cli):

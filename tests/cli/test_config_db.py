@@ -115,6 +115,12 @@ def test_unreachable_and_unusable_databases(bare, tmp_path):
     junk.write_bytes(b"this is not a database file at all, just text" * 100)
     bare.run("channel", "list", "--db", str(junk), expect=69)
     bare.run("channel", "list", "--db", "mysql://x@y/z", expect=78)
+    bare.run("config", "show", "--db", "ftp://x/y", expect=78)  # checked as every command checks it
+    # A SQLite file another program made is unusable, not a bug of chatctl's.
+    foreign = tmp_path / "foreign.db"
+    with sqlite3.connect(foreign) as made_elsewhere:
+        made_elsewhere.execute("CREATE TABLE event_log (x)")
+    assert "did not make" in bare.run("channel", "list", "--db", str(foreign), expect=69).err
     bare.run("channel", "list", "--db", "postgresql://x@h:notaport/db", expect=78)
 
 
@@ -169,7 +175,14 @@ def test_auto_migrate_off_asks_for_migrate(cli):
 
 
 def test_usage_errors(bare):
-    assert "needs a command" in bare.run(expect=64).err
+    err = bare.run(expect=64).err
+    assert "needs a command" in err and len(err.splitlines()) == 1
+    # Pairs after --set are the words holding a '='; the next one is the command's again.
+    db = ["--db", str(bare.home / "s.db")]
+    bare.ok("channel", "add", "Sales", "--group", "g", *db)
+    shown = bare.ok("channel", "show", "--set", "actor=x", "ChatEngine::ChatTTL=5", "Sales", "-o", "json", *db).json()
+    assert shown["name"] == "Sales"
+    bare.run("channel", "list", "--set", "actor", *db, expect=64)
     assert "nosuchcommand" in bare.run("nosuchcommand", expect=64).err
     assert "add, list" in bare.run("channel", expect=64).err
     bare.run("channel", "list", "-o", "xml", expect=64)
