@@ -1,9 +1,12 @@
 // chatctl export: chats as RTM v3.2 Chat JSON, for migrations, archives and scripts.
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <optional>
 
 #include "cli/progress.hpp"
 #include "commands.hpp"
@@ -34,17 +37,34 @@ core::Micros parse_time(const std::string& flag, const std::string& value) {
 }
 
 // Writes to a temporary file beside `path` and renames it into place on success, so a failed or
-// interrupted export never leaves a truncated file under the final name.
+// interrupted export never leaves a truncated file under the final name. A link is followed (the
+// file it names is replaced, the link stays), a file replaced keeps its permissions, and the
+// temporary file is private until then (transcripts hold what customers wrote). A path that is
+// no regular file (a device such as /dev/stdout, a FIFO) is written directly, as `>` would.
 class AtomicFile {
  public:
-  explicit AtomicFile(std::filesystem::path path) : path_(std::move(path)) {
-    tmp_ = path_;
+  explicit AtomicFile(const std::filesystem::path& path) : path_(path), target_(path) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    if (fs::is_symlink(fs::symlink_status(path_, ec))) target_ = fs::weakly_canonical(path_, ec);
+    const auto st = fs::status(target_, ec);
+    if (fs::exists(st) && !fs::is_regular_file(st)) {
+      direct_ = true;
+      out_.open(target_, std::ios::binary);
+      if (!out_) throw Error(ErrorKind::cant_create, "cannot write " + path_.string() + ": " + std::strerror(errno));
+      return;
+    }
+    if (fs::exists(st)) mode_ = st.permissions();
+    tmp_ = target_;
     tmp_ += ".tmp-" + std::to_string(::getpid());
+    const int fd = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) throw Error(ErrorKind::cant_create, "cannot create " + path_.string() + ": " + std::strerror(errno));
+    ::close(fd);
     out_.open(tmp_, std::ios::binary | std::ios::trunc);
     if (!out_) throw Error(ErrorKind::cant_create, "cannot create " + path_.string() + ": " + std::strerror(errno));
   }
   ~AtomicFile() {
-    if (committed_) return;
+    if (committed_ || direct_) return;
     out_.close();
     std::error_code ec;
     std::filesystem::remove(tmp_, ec);
@@ -55,16 +75,26 @@ class AtomicFile {
   void commit() {
     out_.close();
     if (!out_) throw Error(ErrorKind::io, "cannot write " + path_.string());
+    if (direct_) return;
     std::error_code ec;
-    std::filesystem::rename(tmp_, path_, ec);
+    if (!mode_) {  // a new file: as the umask has it
+      const mode_t mask = ::umask(0);
+      ::umask(mask);
+      mode_ = static_cast<std::filesystem::perms>(0666 & ~mask);
+    }
+    std::filesystem::permissions(tmp_, *mode_, ec);
+    std::filesystem::rename(tmp_, target_, ec);
     if (ec) throw Error(ErrorKind::cant_create, "cannot rename the export into " + path_.string() + ": " + ec.message());
     committed_ = true;
   }
 
  private:
   std::filesystem::path path_;
+  std::filesystem::path target_;  // path_, or the file a link at path_ names
   std::filesystem::path tmp_;
+  std::optional<std::filesystem::perms> mode_;  // of the file replaced
   std::ofstream out_;
+  bool direct_{false};
   bool committed_{false};
 };
 

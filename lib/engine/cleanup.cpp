@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <set>
 
 #include "core/error.hpp"
 #include "core/interrupt.hpp"
@@ -74,11 +75,16 @@ CleanupReport Cleanup::run(const CleanupOptions& o) {
   // The candidates are found once per mode, by one index scan; each batch then re-checks its
   // chats inside its own transaction (a chat re-opened meanwhile stays). Chats that become due
   // during the run are left to the next one.
+  // A chat due under both modes is the first's: once (a dry run, which deletes nothing, would
+  // find it again under the second).
   std::vector<std::vector<model::ChatId>> candidates;
+  std::set<model::ChatId> seen;
   std::size_t total = 0;
   for (const auto& [mode, filter] : plan) {
-    candidates.push_back(store_.list_chat_ids(filter));
-    total += candidates.back().size();
+    auto ids = store_.list_chat_ids(filter);
+    std::erase_if(ids, [&](model::ChatId id) { return !seen.insert(id).second; });
+    total += ids.size();
+    candidates.push_back(std::move(ids));
   }
   std::size_t done = 0;
   batch_ = std::min<std::size_t>(256, o.max_batch);

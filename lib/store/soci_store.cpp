@@ -15,6 +15,7 @@
 #include <chrono>
 #include <cstring>
 #include <deque>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <unordered_map>
@@ -2005,7 +2006,10 @@ std::unique_ptr<ProcessLock> SociStore::try_process_lock(std::string_view name) 
     return std::make_unique<AdvisoryLock>(sql_, key);
   }
   if (display_address_ == ":memory:") return std::make_unique<ProcessLock>();  // no other process can see it
-  const std::string path = display_address_ + "." + std::string(name) + ".lock";
+  // Beside the file itself, whatever link named it: two names of one database take one lock.
+  std::error_code ec;
+  const auto file = std::filesystem::canonical(display_address_, ec);
+  const std::string path = (ec ? display_address_ : file.string()) + "." + std::string(name) + ".lock";
   const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) {
     throw Error(ErrorKind::cant_create, "cannot open lock file " + path + ": " + std::strerror(errno));
@@ -2685,7 +2689,8 @@ void SociStore::enqueue_deliveries(const std::vector<model::WebhookDelivery>& de
   });
 }
 
-std::vector<model::WebhookDelivery> SociStore::list_deliveries(model::WebhookId id, std::size_t limit) {
+std::vector<model::WebhookDelivery> SociStore::list_deliveries(model::WebhookId id, std::size_t limit,
+                                                               bool heads_only) {
   return guarded("reading webhook deliveries", [&] {
     std::vector<model::WebhookDelivery> out;
     model::WebhookDelivery d;
@@ -2695,11 +2700,28 @@ std::vector<model::WebhookDelivery> SociStore::list_deliveries(model::WebhookId 
     long long attempts = 0;
     long long next = 0;
     long long lim = static_cast<long long>(limit ? limit : 1000000);
-    soci::statement st = (sql_.prepare << "SELECT seq, event_id, event, chat_id, body, attempts, next_attempt_time "
-                                          "FROM webhook_queue WHERE webhook_id = :w ORDER BY seq LIMIT :l",
-                          soci::use(webhook), soci::use(lim), soci::into(seq), soci::into(d.event_id),
-                          soci::into(d.event), soci::into(chat), soci::into(d.body), soci::into(attempts),
-                          soci::into(next));
+    // Each chat's oldest: its (webhook_id, chat_id, seq) index answers MIN(seq) per chat.
+    const std::string sql =
+        heads_only ? "SELECT q.seq, q.event_id, q.event, q.chat_id, q.body, q.attempts, q.next_attempt_time "
+                     "FROM webhook_queue q JOIN (SELECT chat_id, MIN(seq) AS head FROM webhook_queue "
+                     "WHERE webhook_id = :w GROUP BY chat_id) h ON q.seq = h.head "
+                     "WHERE q.webhook_id = :w2 ORDER BY q.seq LIMIT :l"
+                   : "SELECT seq, event_id, event, chat_id, body, attempts, next_attempt_time "
+                     "FROM webhook_queue WHERE webhook_id = :w ORDER BY seq LIMIT :l";
+    soci::statement st(sql_);
+    st.exchange(soci::use(webhook, "w"));
+    if (heads_only) st.exchange(soci::use(webhook, "w2"));
+    st.exchange(soci::use(lim, "l"));
+    st.exchange(soci::into(seq));
+    st.exchange(soci::into(d.event_id));
+    st.exchange(soci::into(d.event));
+    st.exchange(soci::into(chat));
+    st.exchange(soci::into(d.body));
+    st.exchange(soci::into(attempts));
+    st.exchange(soci::into(next));
+    st.alloc();
+    st.prepare(sql);
+    st.define_and_bind();
     st.execute();
     while (st.fetch()) {
       d.webhook_id = id;

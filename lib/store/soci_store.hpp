@@ -114,7 +114,8 @@ class SociStore final : public Store {
   void update_webhook(const model::Webhook& webhook) override;
   bool delete_webhook(model::WebhookId id) override;
   void enqueue_deliveries(const std::vector<model::WebhookDelivery>& deliveries) override;
-  std::vector<model::WebhookDelivery> list_deliveries(model::WebhookId id, std::size_t limit) override;
+  std::vector<model::WebhookDelivery> list_deliveries(model::WebhookId id, std::size_t limit,
+                                                      bool heads_only = false) override;
   void update_delivery(const model::WebhookDelivery& delivery) override;
   void delete_delivery(model::WebhookId id, std::int64_t seq) override;
 

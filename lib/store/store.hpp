@@ -341,9 +341,12 @@ class Store {
   // Deletes the webhook and its queue; false when there was none.
   virtual bool delete_webhook(model::WebhookId id) = 0;
   // A webhook's queue of deliveries, ordered by seq: adding (an existing seq is kept as it is),
-  // reading the first `limit`, recording an attempt, and removing a delivered one.
+  // reading the first `limit` (with `heads_only`, of each chat's oldest only: what may go next,
+  // however long the queue behind one chat whose receiver fails), recording an attempt, and
+  // removing a delivered one.
   virtual void enqueue_deliveries(const std::vector<model::WebhookDelivery>& deliveries) = 0;
-  virtual std::vector<model::WebhookDelivery> list_deliveries(model::WebhookId id, std::size_t limit) = 0;
+  virtual std::vector<model::WebhookDelivery> list_deliveries(model::WebhookId id, std::size_t limit,
+                                                              bool heads_only = false) = 0;
   virtual void update_delivery(const model::WebhookDelivery& delivery) = 0;
   virtual void delete_delivery(model::WebhookId id, std::int64_t seq) = 0;
 

@@ -10,6 +10,7 @@
 #include "core/error.hpp"
 #include "core/text.hpp"
 #include "engine/engine.hpp"
+#include "engine/validate.hpp"
 
 namespace chatctl::transcript {
 namespace {
@@ -19,6 +20,8 @@ using core::ErrorKind;
 using Json = nlohmann::ordered_json;
 
 [[noreturn]] void bad(const std::string& what) { throw Error(ErrorKind::data, what); }
+
+constexpr std::size_t kMaxEventTextBytes = 16 * 1024;  // an RTM event's text (chatd's clients)
 
 const Json& member(const Json& obj, const char* name, const std::string& where) {
   const auto it = obj.find(name);
@@ -140,6 +143,10 @@ store::Transcript parse_chat(const std::string& record, model::ChannelId default
   c.requester_name = str_member(requester, "name", ew + ".requester");
   c.requester_type = chatter_type(str_member(requester, "type", ew + ".requester"), ew + ".requester.type");
   c.target_type = chatter_type(str_member(ext, "target_type", ew), ew + ".target_type");
+  // What the engine refuses from the shell is refused here too (chatctl-export(1) has the ranges).
+  engine::check_text("id", c.requester_id, {200}, ew + ".requester");
+  engine::check_text("name", c.requester_name, {200}, ew + ".requester");
+  if (c.target_type == model::ChatterType::public_user) bad(ew + ".target_type must be User or Customer");
   c.ticket_id = int_member(ext, "ticket_id", ew);
   if (c.ticket_id < 0) bad(ew + ".ticket_id must not be negative");
   c.create_time = time_member(ext, "created_at", ew);
@@ -167,6 +174,11 @@ store::Transcript parse_chat(const std::string& record, model::ChannelId default
     const auto level = model::parse_permission_level(permission);
     if (!level) bad(pw + ".permission must be Owner, Participant, Observer or empty");
     x.permission = *level;
+    engine::check_text("id", x.chatter_id, {200}, pw);
+    engine::check_text("name", x.chatter_name, {200}, pw);
+    if ((x.chatter_type == model::ChatterType::user) != (x.permission != model::PermissionLevel::none)) {
+      bad(pw + ".permission must be Owner, Participant or Observer for an agent, and empty for a customer");
+    }
     x.create_time = time_member(p, "created_at", pw);
     author_types.emplace(x.chatter_id, x.chatter_type);
     t.participants.push_back(std::move(x));
@@ -214,6 +226,12 @@ store::Transcript parse_chat(const std::string& record, model::ChannelId default
         m.text = str_member(ev, "text", vw);
       } else if (m.type == model::EventType::message) {
         bad(vw + ": a message needs \"text\"");
+      }
+      if (m.type == model::EventType::message && core::trim(m.text).empty()) bad(vw + ": a message's text is empty");
+      // 3800 characters from the shell, 16 KiB from chatd's clients: an export holds either.
+      if (const auto chars = core::utf8_length(m.text);
+          !chars || (*chars > model::kMaxMessageLength && m.text.size() > kMaxEventTextBytes)) {
+        bad(vw + ".text must be valid UTF-8, at most 3800 characters or 16 KiB");
       }
       m.properties = object_text(ev, "properties", vw);
       if (ev.contains("chatctl")) {

@@ -124,9 +124,7 @@ class Worker {
   // The first due delivery that is the oldest of its chat (a chat's events go in order).
   std::optional<model::WebhookDelivery> next_delivery(core::Micros& next_due) {
     const core::Micros now = clock_.now();
-    std::set<model::ChatId> seen;
-    for (auto& d : store_->list_deliveries(id_, 1000)) {
-      if (!seen.insert(d.chat_id).second) continue;
+    for (auto& d : store_->list_deliveries(id_, 1000, true)) {
       if (d.next_attempt_time <= now) return d;
       next_due = next_due == 0 ? d.next_attempt_time : std::min(next_due, d.next_attempt_time);
     }

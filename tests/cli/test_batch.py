@@ -37,6 +37,9 @@ def test_cleanup_is_quiet_on_success_and_reports_on_request(cli):
     assert "dry run: 1 chats (3 messages" in dry.out
     assert sorted(chat_ids(cli)) == sorted(int(c) for c in (old, kept, young))
     assert cli.ok("cleanup", "--closed", "--older-than", "1s", "--dry-run", "-o", "json").json()["chat_ids"] == [int(old)]
+    # Closed and old: counted once, as the real run deletes it once.
+    both = cli.ok("cleanup", "--closed", "--old", "--older-than", "1s", "--dry-run", "-o", "json").json()
+    assert sorted(both["chat_ids"]) == sorted(int(c) for c in (old, kept)) and both["chats"] == 2
 
     quiet = cli.ok("cleanup", "--closed", "--older-than", "1s")
     assert quiet.out == "" and quiet.err == ""
@@ -141,6 +144,15 @@ def test_export_to_a_file_replaces_it_only_on_success(cli, tmp_path):
     assert json.loads(target.read_text())[0]["chatctl"]["chat_id"] == 1
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("out.json")) == ["out.json"]
     cli.run("export", "--file", tmp_path / "missing" / "out.json", expect=73)
+    # A link is followed, not replaced; a private file stays private; a device is written to.
+    target.chmod(0o600)
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    target.write_text("previous")
+    cli.ok("export", "--file", link)
+    assert link.is_symlink() and json.loads(target.read_text())[0]["chatctl"]["chat_id"] == 1
+    assert target.stat().st_mode & 0o777 == 0o600
+    cli.ok("export", "--file", "/dev/null")
 
 
 def test_round_trip_between_backends_is_byte_identical(cli, tmp_path):
@@ -181,6 +193,16 @@ def test_import_reports_bad_records_by_line(cli, tmp_path):
     wrong["chatctl"]["status"] = "archived"
     r = cli.run("import", "-", input=json.dumps(wrong) + "\n", expect=65)
     assert "stdin:1: chat C000000003.chatctl.status" in r.err
+    # What the shell refuses, import refuses: an empty requester, an agent without a level, an empty message.
+    for path, value in ((("chatctl", "requester", "id"), ""),
+                        (("chatctl", "participants", 1, "permission"), ""),
+                        (("threads", 0, "events", 0, "text"), " ")):
+        wrong = json.loads(lines[2])
+        node = wrong
+        for key in path[:-1]:
+            node = node[key]
+        node[path[-1]] = value
+        cli.run("import", "-", input=json.dumps(wrong) + "\n", expect=65)
     cli.run("import", tmp_path / "missing.json", expect=66)
     dry = cli.ok("import", "-", "--dry-run", "-o", "json", input="\n".join(lines) + "\n").json()
     assert (dry["imported"], dry["skipped"]) == (1, 2)

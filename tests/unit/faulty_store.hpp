@@ -146,8 +146,9 @@ class FaultyStore final : public store::Store {
   void enqueue_deliveries(const std::vector<model::WebhookDelivery>& d) override {
     maybe_fail("enqueue_deliveries"), inner_.enqueue_deliveries(d);
   }
-  std::vector<model::WebhookDelivery> list_deliveries(model::WebhookId id, std::size_t limit) override {
-    return inner_.list_deliveries(id, limit);
+  std::vector<model::WebhookDelivery> list_deliveries(model::WebhookId id, std::size_t limit,
+                                                      bool heads_only = false) override {
+    return inner_.list_deliveries(id, limit, heads_only);
   }
   void update_delivery(const model::WebhookDelivery& d) override {
     maybe_fail("update_delivery"), inner_.update_delivery(d);

@@ -144,6 +144,24 @@ TEST_CASE("webhook administration checks names, URLs and events and starts at th
     store->enqueue_deliveries({{u.id, 5, "e", "chatsession.message", 1, "{}", 3, clock.now() + 1'000'000}});
     tx.commit();
   }
+  // What may go next: each chat's oldest, however many of another chat wait before them.
+  {
+    store::WriteTransaction tx(*store);
+    std::vector<model::WebhookDelivery> queued;
+    for (std::int64_t s = 6; s < 1100; ++s) queued.push_back({u.id, s, "e", "chatsession.message", 1, "{}", 0, 0});
+    queued.push_back({u.id, 1100, "e", "chatsession.message", 2, "{}", 0, 0});
+    store->enqueue_deliveries(queued);
+    tx.commit();
+  }
+  std::vector<std::pair<std::int64_t, std::int64_t>> heads;  // (seq, chat)
+  for (const auto& d : store->list_deliveries(u.id, 1000, true)) heads.emplace_back(d.seq, d.chat_id);
+  CHECK(heads == std::vector<std::pair<std::int64_t, std::int64_t>>{{5, 1}, {1100, 2}});
+  CHECK(store->list_deliveries(u.id, 1000).size() == 1000);
+  {
+    store::WriteTransaction tx(*store);
+    for (std::int64_t s = 6; s <= 1100; ++s) store->delete_delivery(u.id, s);
+    tx.commit();
+  }
   const auto r = admin.reset("crm", false);
   CHECK(r.state == model::WebhookState::active);
   CHECK(r.failures == 0);
