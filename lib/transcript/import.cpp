@@ -4,6 +4,7 @@
 
 #include <map>
 #include <set>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -316,6 +317,8 @@ class Importer {
     for (const auto& p : pending_) existing_filter.ids.push_back(p.transcript.chat.id);
     const auto existing_ids = store_.list_chat_ids(existing_filter);
     std::set<model::ChatId> taken(existing_ids.begin(), existing_ids.end());
+    // A dry run's earlier batches were rolled back: what they would have written counts here.
+    taken.insert(dry_run_chats_.begin(), dry_run_chats_.end());
     ImportReport batch;
     std::vector<store::Transcript> fresh;
     std::vector<store::EventRecord> events;
@@ -330,6 +333,14 @@ class Importer {
         throw Error(ErrorKind::data, p.location + ": group " + std::to_string(t.chat.channel_id) +
                                          " is not a channel of this database (create it first, e.g. with channel apply)");
       }
+      // Ids one record shares with an earlier one: told by line, in a dry run as in a real one.
+      for (const auto& th : t.threads) {
+        if (!threads_.insert(th.id).second) {
+          throw Error(ErrorKind::data, p.location + ": thread " + model::rtm_thread_id(th.id) +
+                                           " is also in an earlier chat of the input");
+        }
+      }
+
       store::EventRecord e;
       e.type = "ChatImport";
       e.time = now;
@@ -354,6 +365,9 @@ class Importer {
     store_.append_events(events);
     store_.sync_id_sequences();
     if (!o_.dry_run) tx.commit();  // a dry run rolls back: its counts are what would be written
+    if (o_.dry_run) {
+      for (const auto& t : fresh) dry_run_chats_.insert(t.chat.id);
+    }
     report_.imported += batch.imported;
     report_.skipped += batch.skipped;
     report_.threads += batch.threads;
@@ -382,6 +396,9 @@ class Importer {
   model::ChannelId default_channel_{0};
   std::vector<Pending> pending_;
   std::set<model::ChannelId> channels_;
+  // Of the chats imported so far (threads: a few per chat; events are left to the database).
+  std::unordered_set<model::ThreadId> threads_;
+  std::unordered_set<model::ChatId> dry_run_chats_;  // a dry run's, which its rollbacks took back
   ImportReport report_;
 };
 

@@ -50,9 +50,20 @@ Json field_values(store::Store& store, const store::EventRecord& e) {
     ticket = chat->ticket_id;
     topic = chat->channel_id;
     user = chat_user(store, chat->id);
-  } else {
-    // The chat is gone (deleted since): what the event itself recorded.
-    const auto p = Json::parse(e.payload, nullptr, false);
+  } else if (e.chat_id) {
+    // The chat is gone (deleted since): as the log last recorded it up to this event, in its own
+    // payload (ChatAdd, ChatUpdate, ChatChannelUpdate carry the chat) or an earlier one's.
+    auto p = Json::parse(e.payload, nullptr, false);
+    if (!p.is_object() || !p.contains("status")) {
+      store::EventFilter f;
+      f.chat_id = e.chat_id;
+      f.limit = 100000;
+      for (const auto& earlier : store.list_events(f)) {
+        if (earlier.seq >= e.seq) break;
+        if (earlier.type != "ChatAdd" && earlier.type != "ChatUpdate" && earlier.type != "ChatChannelUpdate") continue;
+        if (auto q = Json::parse(earlier.payload, nullptr, false); q.is_object()) p = std::move(q);
+      }
+    }
     if (p.is_object()) {
       if (p.value("requester_type", "") != "User") customer = p.value("requester_id", "");
       status = p.value("status", "");
@@ -112,7 +123,13 @@ std::string delivery_body(store::Store& store, const store::EventRecord& e, std:
   j["PrimaryKey"] = e.chat_id.value_or(0);
   j["Entity"] = "chatsession";
   j["ContextIdentifier"] = "Default";
-  j["ChangedByAssociateId"] = agent_number(store, e.actor);
+  // Who caused it: a message's author when an agent (whoever ran the command), else the actor.
+  std::string cause = e.actor;
+  if (e.type == "ChatMessageAdd") {
+    const auto p = Json::parse(e.payload, nullptr, false);
+    if (p.is_object() && p.value("chatter_type", "") == "User") cause = p.value("chatter_id", e.actor);
+  }
+  j["ChangedByAssociateId"] = agent_number(store, cause);
   j["WebhookName"] = webhook_name;
   j["FieldValues"] = field_values(store, e);
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);

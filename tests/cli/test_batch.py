@@ -206,6 +206,17 @@ def test_import_reports_bad_records_by_line(cli, tmp_path):
     cli.run("import", tmp_path / "missing.json", expect=66)
     dry = cli.ok("import", "-", "--dry-run", "-o", "json", input="\n".join(lines) + "\n").json()
     assert (dry["imported"], dry["skipped"]) == (1, 2)
+    # Counted as the real run would, across batches too: the same chat twice is one import.
+    twice = "\n".join([lines[2], lines[2]]) + "\n"
+    dry = cli.ok("import", "-", "--dry-run", "--batch-size", "1", "-o", "json", input=twice).json()
+    assert (dry["imported"], dry["skipped"]) == (1, 1)
+    # A thread id two chats share is told by line, before anything of that batch is written.
+    clash = json.loads(lines[2])
+    clash["id"] = "C000000009"
+    clash["chatctl"]["chat_id"] = 9
+    r = cli.run("import", "-", "--dry-run", "--batch-size", "1", input="\n".join([lines[2], json.dumps(clash)]) + "\n",
+                expect=65)
+    assert "stdin:2: thread" in r.err
     assert chat_ids(cli) == [1, 2]
     # A pretty-printed array (not export's layout) is read too, with records counted.
     pretty = json.dumps([json.loads(lines[2])], indent=2)

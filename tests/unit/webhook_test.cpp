@@ -75,6 +75,17 @@ TEST_CASE("payloads carry the envelope and FieldValues, from the chat or its eve
                                 model::PermissionLevel::owner};
   chats.add_participant(chat.id, owner, false);
   chats.set_status(chat.id, model::ChatStatus::active, false);
+  // Alice writes, someone else runs the command: she caused the event.
+  engine::NewMessage hello;
+  hello.chatter_id = "alice";
+  hello.text = "hello";
+  engine::ChatEngine(*store, settings, clock, "root").add_message(chat.id, hello, false);
+  store::EventFilter m;
+  m.type = "ChatMessageAdd";
+  const auto message = store->list_events(m).at(0);
+  const auto message_body = nlohmann::json::parse(
+      webhook::delivery_body(*store, message, model::kChatSessionMessage, "m", "crm"));
+  CHECK(message_body["ChangedByAssociateId"] == store->find_agent("alice")->id);
 
   store::EventFilter f;
   f.type = "ChatUpdate";
@@ -104,6 +115,11 @@ TEST_CASE("payloads carry the envelope and FieldValues, from the chat or its eve
   CHECK(later["FieldValues"]["CustomerId"] == "cust-9");
   CHECK(later["FieldValues"]["Status"] == 2);
   CHECK(later["FieldValues"]["UserId"] == 0);
+  // An event that does not carry the chat: as the log last had it before that event.
+  const auto gone = nlohmann::json::parse(webhook::delivery_body(*store, message, model::kChatSessionMessage, "y", "crm"));
+  CHECK(gone["FieldValues"]["CustomerId"] == "cust-9");
+  CHECK(gone["FieldValues"]["Status"] == 2);
+  CHECK(gone["FieldValues"]["TicketId"] == 77);
 }
 
 TEST_CASE("webhook administration checks names, URLs and events and starts at the present", "[webhook]") {
