@@ -3,6 +3,7 @@
 
 #include "cli/records.hpp"
 #include "commands.hpp"
+#include "core/error.hpp"
 
 namespace chatctl::cmd {
 void register_db(CLI::App& app, Context& ctx) {
@@ -15,6 +16,11 @@ void register_db(CLI::App& app, Context& ctx) {
     if (*dry_run) {
       std::vector<cli::Record> pending;
       for (const auto& m : store.migration_status()) {
+        // As the real run would: a schema newer than this binary is refused (69).
+        if (!m.known) {
+          throw core::Error(core::ErrorKind::unavailable, "the database schema (version " + std::to_string(m.version) +
+                                                              ") is newer than this chatctl knows; upgrade chatctl");
+        }
         if (!m.applied_at) pending.push_back(cli::migration_record(m));
       }
       cli::print_list(ctx.out(), ctx.print_options(), pending, cli::migration_columns());

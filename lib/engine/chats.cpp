@@ -123,7 +123,10 @@ model::Chat ChatEngine::add_chat(const NewChat& n, bool dry_run) {
   c.channel_id = resolve_channel(n.channel, n.requester_type);
   c.ticket_id = n.ticket_id;
   c.create_time = c.change_time = clock_.now();
-  if (dry_run) return c;
+  if (dry_run) {  // as it would be read back
+    if (const auto ch = store_.find_channel(c.channel_id)) c.channel_name = ch->name;
+    return c;
+  }
   c.id = store_.insert_chat(c);
   store_.insert_thread({0, c.id, true, "{}", c.create_time, std::nullopt});
   log("ChatAdd", c, chat_json(c).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
@@ -210,7 +213,11 @@ model::Chat ChatEngine::move_chat(model::ChatId id, std::string_view channel, bo
   model::Chat c = require_chat(id);
   const auto from = c.channel_id;
   c.channel_id = resolve_channel(channel, c.requester_type);
-  if (c.channel_id == from || dry_run) return c;
+  if (c.channel_id == from) return c;
+  if (dry_run) {  // as it would be read back
+    if (const auto ch = store_.find_channel(c.channel_id)) c.channel_name = ch->name;
+    return c;
+  }
   touch(c);
   auto payload = chat_json(c);
   payload["previous_channel_id"] = from;

@@ -152,6 +152,8 @@ def test_move_and_delete(cli):
     cli.ok("channel", "add", "Open", "--group", "g")
     chat = str(new_chat(cli))
     cli.run("chat", "move", chat, "Closed", expect=65)  # customers only use valid channels
+    assert cli.ok("chat", "move", chat, "Open", "--dry-run", "-o", "json").json()["channel"] == "Open"
+    assert cli.ok("chat", "show", chat, "-o", "json").json()["channel"] == "Chat Channel"
     moved = cli.ok("chat", "move", chat, "Open", "-o", "json").json()
     assert moved["channel"] == "Open"
     assert "ChatChannelUpdate" in events(cli)
