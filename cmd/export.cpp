@@ -46,7 +46,12 @@ class AtomicFile {
   explicit AtomicFile(const std::filesystem::path& path) : path_(path), target_(path) {
     namespace fs = std::filesystem;
     std::error_code ec;
-    if (fs::is_symlink(fs::symlink_status(path_, ec))) target_ = fs::weakly_canonical(path_, ec);
+    // Each link in turn, relative to its own folder; a dangling one names the file to create.
+    for (int hops = 0; fs::is_symlink(fs::symlink_status(target_, ec)); ++hops) {
+      const auto next = fs::read_symlink(target_, ec);
+      if (ec || hops == 40) throw Error(ErrorKind::cant_create, "cannot follow the link " + path_.string());
+      target_ = next.is_absolute() ? next : target_.parent_path() / next;
+    }
     const auto st = fs::status(target_, ec);
     if (fs::exists(st) && !fs::is_regular_file(st)) {
       direct_ = true;
@@ -57,7 +62,8 @@ class AtomicFile {
     if (fs::exists(st)) mode_ = st.permissions();
     tmp_ = target_;
     tmp_ += ".tmp-" + std::to_string(::getpid());
-    const int fd = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    ::unlink(tmp_.c_str());  // a leftover of an earlier run with this pid: made anew, private
+    const int fd = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) throw Error(ErrorKind::cant_create, "cannot create " + path_.string() + ": " + std::strerror(errno));
     ::close(fd);
     out_.open(tmp_, std::ios::binary | std::ios::trunc);

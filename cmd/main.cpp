@@ -30,16 +30,23 @@ void require_command(CLI::App& app) {
 }
 
 // CLI11 lets a list option take every word that follows, so "channel show --set actor=x Sales"
-// lost "Sales" to --set. Each pair gets its own --set instead: after --set, its first word and
-// the words right after it that hold a '=' (and are no option), as chatctl(1) describes.
-// Returned reversed, as CLI::App::parse takes a vector.
+// lost "Sales" to --set. Each pair gets its own --set instead: after --set (with its first pair,
+// or --set=PAIR), the words right after it that hold a '=' (and are no option), as chatctl(1)
+// describes. Nothing after "--" is touched. Returned reversed, as CLI::App::parse takes a vector.
 std::vector<std::string> split_set_pairs(int argc, char** argv) {
   std::vector<std::string> args;
   for (int i = 1; i < argc; ++i) {
     const std::string_view word = argv[i];
     args.emplace_back(word);
-    if (word != "--set" || i + 1 >= argc) continue;
-    args.emplace_back(argv[++i]);
+    if (word == "--") {
+      for (++i; i < argc; ++i) args.emplace_back(argv[i]);
+      break;
+    }
+    if (word == "--set" && i + 1 < argc) {
+      args.emplace_back(argv[++i]);
+    } else if (word.rfind("--set=", 0) != 0) {
+      continue;
+    }
     while (i + 1 < argc) {
       const std::string_view next = argv[i + 1];
       if (next.empty() || next.front() == '-' || next.find('=') == std::string_view::npos) break;

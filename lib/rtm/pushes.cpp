@@ -15,19 +15,29 @@ using json = nlohmann::json;
 
 bool is_customer(model::ChatterType t) { return t != model::ChatterType::user; }
 
-// The customers an event of a chat concerns: its customer participants who have not left, and
-// who were there when it happened (the chat is read when the event is routed, maybe after more
-// joined). A customer who is only the chat's requester (`chatctl chat add`) hears of it once it
-// joins: it could not use it before.
-std::vector<std::string> customers_of(const ChatView& v, core::Micros when) {
+// The customers an event of a chat concerns: its active customer participants (those who may act
+// in it), but not those who `joined_later` than the event (the chat is read when its batch is
+// routed, maybe after more joined). A customer who is only the chat's requester (`chatctl chat
+// add`), or invited, hears of the chat once it joins: it could not use it before.
+template <class JoinedLater>
+std::vector<std::string> customers_of(const ChatView& v, JoinedLater joined_later) {
   std::vector<std::string> out;
   for (const auto& p : v.participants) {
-    if (is_customer(p.chatter_type) && p.active != model::ChatterActive::left && p.create_time <= when &&
+    if (is_customer(p.chatter_type) && p.active == model::ChatterActive::active && !joined_later(p.chatter_id) &&
         std::find(out.begin(), out.end(), p.chatter_id) == out.end()) {
       out.push_back(p.chatter_id);
     }
   }
   return out;
+}
+
+// A participant event that makes someone take part: added active, or made active (an invited
+// agent accepting, someone removed coming back); an update says what it was before. A
+// participant added again while active did not join.
+bool is_join(std::string_view type, const json& payload) {
+  return payload.value("chatter_active", 0) == 1 && payload.value("chatter_active_before", 0) != 1 &&
+         (type == "ChatParticipantAdd" ||
+          (type == "ChatParticipantUpdate" && payload.contains("chatter_active_before")));
 }
 
 const model::Participant* participant(const ChatView& v, const std::string& id) {
@@ -69,7 +79,14 @@ PushRouter::PushRouter(store::Store& store, std::shared_ptr<Memory> memory)
   reader_.emplace(store_, default_channel_);
 }
 
-void PushRouter::new_batch(std::int64_t after) {
+void PushRouter::new_batch(std::int64_t after, const std::vector<store::EventRecord>& events) {
+  joins_.clear();
+  for (const auto& e : events) {
+    if (!e.chat_id || (e.type != "ChatParticipantAdd" && e.type != "ChatParticipantUpdate")) continue;
+    const json p = json::parse(e.payload, nullptr, false);
+    if (!p.is_object() || p.value("chatter_type", "User") == "User" || !is_join(e.type, p)) continue;
+    joins_.emplace(std::make_pair(*e.chat_id, p.value("chatter_id", "")), e.seq);
+  }
   auto& m = *memory_;
   ++m.batch;
   if (m.routed_up_to != after || m.views.size() > kMaxViews) m.views.clear();
@@ -159,7 +176,10 @@ std::vector<Delivery> PushRouter::route(const store::EventRecord& e) {
   }
   if (!view) return {};
   const auto& v = *view;
-  const auto to = customers_of(v, e.time);
+  const auto to = customers_of(v, [&](const std::string& customer) {
+    const auto join = joins_.find({v.chat.id, customer});
+    return join != joins_.end() && join->second > e.seq;
+  });
   // (A customer removed from its chat is told so, with no customer left in it.)
   if (to.empty() && e.type != "ChatParticipantRemove" && e.type != "ChatParticipantUpdate") return {};
   const std::string chat_id = model::rtm_chat_id(v.chat.id);
@@ -200,20 +220,16 @@ std::vector<Delivery> PushRouter::route(const store::EventRecord& e) {
     const int active = payload.value("chatter_active", 0);
     const auto* p = participant(v, who);
     if (!p) return {};
-    // Added active, or made active (an invited agent accepting, someone removed coming back):
-    // user_added_to_chat. A participant added again while active did not join.
-    const bool joined = active == 1 && payload.value("chatter_active_before", 0) != 1 &&
-                        (e.type == "ChatParticipantAdd" ||
-                         (e.type == "ChatParticipantUpdate" && payload.contains("chatter_active_before")));
+    const bool joined = is_join(e.type, payload);
     // "Present if the user was added (removed) by an agent": not for a shell user who is none.
     const auto by_agent = [&](json& push_payload) {
       if (e.actor != who && store_.find_agent(e.actor)) push_payload["requester_id"] = e.actor;
     };
     if (joined) {
-      // A customer new to the chat (starting it, or added to it) is told of the whole chat; the
-      // others, and everyone when someone comes back, of the user added.
+      // A customer new to the chat (starting it, added to it, or accepting an invitation) is told
+      // of the whole chat; the others, and everyone when someone comes back, of the user added.
       std::vector<std::string> others = to;
-      if (e.type == "ChatParticipantAdd" && !payload.contains("chatter_active_before") && is_customer(p->chatter_type)) {
+      if (is_customer(p->chatter_type) && payload.value("chatter_active_before", 0) == 0) {
         std::erase(others, p->chatter_id);
         incoming_chat(v.chat.requester_id, {p->chatter_id});
       }

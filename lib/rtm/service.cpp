@@ -954,7 +954,7 @@ class Service::Impl {
         f.after = cursor_;
         f.limit = 500;
         const auto events = store.list_events(f);
-        router.new_batch(cursor_);
+        router.new_batch(cursor_, events);
         for (const auto& e : events) {
           deliver(router.route(e), e.seq);
           cursor_ = e.seq;

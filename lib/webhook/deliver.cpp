@@ -24,6 +24,7 @@ namespace {
 using namespace std::chrono_literals;
 constexpr std::size_t kEventsPerRead = 500;
 constexpr std::int64_t kMaxFailures = 9;
+constexpr std::size_t kDeliveriesPerRead = 1000;
 constexpr std::chrono::milliseconds kRetryDelays[] = {0ms, 1000ms, 4000ms};  // before each try of a cycle
 
 // Sleeps in short slices; false when interrupted meanwhile.
@@ -102,6 +103,7 @@ class Worker {
     auto w = store_->find_webhook(name_);
     if (!w || w->id != id_ || w->cursor != seen.cursor) return 0;  // changed meanwhile: read again
     std::vector<model::WebhookDelivery> deliveries;
+    GoneChats gone;
     for (const auto& e : events) {
       const auto event = webhook_event_for(e.type);
       if (!event || !e.chat_id || !w->wants(*event)) continue;
@@ -111,7 +113,7 @@ class Worker {
       d.event_id = core::new_uuid();
       d.event = std::string(*event);
       d.chat_id = *e.chat_id;
-      d.body = delivery_body(*store_, e, *event, d.event_id, w->name);
+      d.body = delivery_body(*store_, e, *event, d.event_id, w->name, &gone);
       deliveries.push_back(std::move(d));
     }
     store_->enqueue_deliveries(deliveries);
@@ -121,10 +123,21 @@ class Worker {
     return events.size();
   }
 
-  // The first due delivery that is the oldest of its chat (a chat's events go in order).
+  // The first due delivery that is the oldest of its chat (a chat's events go in order). The
+  // oldest thousand answer almost always; only when none of them may go and the queue is longer,
+  // each chat's oldest are read (that query reads the whole queue), so one chat whose receiver
+  // fails holds no other back.
   std::optional<model::WebhookDelivery> next_delivery(core::Micros& next_due) {
     const core::Micros now = clock_.now();
-    for (auto& d : store_->list_deliveries(id_, 1000, true)) {
+    std::set<model::ChatId> seen;
+    const auto oldest = store_->list_deliveries(id_, kDeliveriesPerRead);
+    for (const auto& d : oldest) {
+      if (!seen.insert(d.chat_id).second) continue;
+      if (d.next_attempt_time <= now) return d;
+      next_due = next_due == 0 ? d.next_attempt_time : std::min(next_due, d.next_attempt_time);
+    }
+    if (oldest.size() < kDeliveriesPerRead) return std::nullopt;
+    for (auto& d : store_->list_deliveries(id_, kDeliveriesPerRead, true)) {
       if (d.next_attempt_time <= now) return d;
       next_due = next_due == 0 ? d.next_attempt_time : std::min(next_due, d.next_attempt_time);
     }

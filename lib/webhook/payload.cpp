@@ -37,7 +37,7 @@ std::string chat_user(store::Store& store, model::ChatId chat) {
   return first;
 }
 
-Json field_values(store::Store& store, const store::EventRecord& e) {
+Json field_values(store::Store& store, const store::EventRecord& e, GoneChats* gone) {
   std::string customer;
   std::string status;
   std::int64_t ticket = 0;
@@ -52,17 +52,28 @@ Json field_values(store::Store& store, const store::EventRecord& e) {
     user = chat_user(store, chat->id);
   } else if (e.chat_id) {
     // The chat is gone (deleted since): as the log last recorded it up to this event, in its own
-    // payload (ChatAdd, ChatUpdate, ChatChannelUpdate carry the chat) or an earlier one's.
+    // payload (ChatAdd, ChatUpdate, ChatChannelUpdate carry the chat) or an earlier one's, read
+    // once per chat (the log has no index by chat).
     auto p = Json::parse(e.payload, nullptr, false);
-    if (!p.is_object() || !p.contains("status")) {
+    const bool carries_chat = p.is_object() && p.contains("status");
+    const auto known = gone ? gone->find(*e.chat_id) : GoneChats::iterator{};
+    if (carries_chat) {
+      if (gone) (*gone)[*e.chat_id] = e.payload;
+    } else if (gone && known != gone->end()) {
+      p = Json::parse(known->second, nullptr, false);
+    } else {
+      std::string last;
       store::EventFilter f;
       f.chat_id = e.chat_id;
       f.limit = 100000;
       for (const auto& earlier : store.list_events(f)) {
         if (earlier.seq >= e.seq) break;
-        if (earlier.type != "ChatAdd" && earlier.type != "ChatUpdate" && earlier.type != "ChatChannelUpdate") continue;
-        if (auto q = Json::parse(earlier.payload, nullptr, false); q.is_object()) p = std::move(q);
+        if (earlier.type == "ChatAdd" || earlier.type == "ChatUpdate" || earlier.type == "ChatChannelUpdate") {
+          last = earlier.payload;
+        }
       }
+      p = Json::parse(last, nullptr, false);
+      if (gone) (*gone)[*e.chat_id] = last;
     }
     if (p.is_object()) {
       if (p.value("requester_type", "") != "User") customer = p.value("requester_id", "");
@@ -114,7 +125,7 @@ std::optional<std::string_view> webhook_event_for(std::string_view type) {
 }
 
 std::string delivery_body(store::Store& store, const store::EventRecord& e, std::string_view webhook_event,
-                          const std::string& event_id, const std::string& webhook_name) {
+                          const std::string& event_id, const std::string& webhook_name, GoneChats* gone) {
   Json j;
   j["EventId"] = event_id;
   j["Timestamp"] = core::format_rfc3339(e.time);
@@ -131,7 +142,7 @@ std::string delivery_body(store::Store& store, const store::EventRecord& e, std:
   }
   j["ChangedByAssociateId"] = agent_number(store, cause);
   j["WebhookName"] = webhook_name;
-  j["FieldValues"] = field_values(store, e);
+  j["FieldValues"] = field_values(store, e, gone);
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 

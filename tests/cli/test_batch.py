@@ -153,6 +153,12 @@ def test_export_to_a_file_replaces_it_only_on_success(cli, tmp_path):
     assert link.is_symlink() and json.loads(target.read_text())[0]["chatctl"]["chat_id"] == 1
     assert target.stat().st_mode & 0o777 == 0o600
     cli.ok("export", "--file", "/dev/null")
+    # A link to a file not there yet: the file is made, the link stays.
+    (tmp_path / "sub").mkdir()
+    dangling = tmp_path / "dangling.json"
+    dangling.symlink_to("sub/new.json")
+    cli.ok("export", "--file", dangling)
+    assert dangling.is_symlink() and json.loads((tmp_path / "sub" / "new.json").read_text())
 
 
 def test_round_trip_between_backends_is_byte_identical(cli, tmp_path):

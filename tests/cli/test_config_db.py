@@ -192,6 +192,8 @@ def test_usage_errors(bare):
     shown = bare.ok("channel", "show", "--set", "actor=x", "ChatEngine::ChatTTL=5", "Sales", "-o", "json", *db).json()
     assert shown["name"] == "Sales"
     bare.run("channel", "list", "--set", "actor", *db, expect=64)
+    shown = bare.ok("channel", "show", "--set=actor=x", "ChatEngine::ChatTTL=5", "Sales", "-o", "json", *db).json()
+    assert shown["name"] == "Sales"
     assert "nosuchcommand" in bare.run("nosuchcommand", expect=64).err
     assert "add, list" in bare.run("channel", expect=64).err
     bare.run("channel", "list", "-o", "xml", expect=64)

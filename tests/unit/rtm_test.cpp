@@ -509,6 +509,27 @@ TEST_CASE("rtm: pushes of who takes part, of pages and of initial properties; gr
   CHECK(c.push("user_added_to_chat", std::chrono::milliseconds(0)).is_null());
   CHECK(ok(c.request("send_event", {{"chat_id", model::rtm_chat_id(shell_chat)},
                                     {"event", {{"type", "message"}, {"text", "hi"}}}})));
+  CHECK(c.push("incoming_event")["payload"]["event"]["text"] == "hi");
+
+  // Invited (added inactive): nothing of the chat until the customer is made active, and then
+  // the whole chat.
+  const auto invited_chat = shell.add_chat(made, false).id;
+  join_agent1(shell, invited_chat);
+  engine::ParticipantSpec invited = back;
+  invited.active = model::ChatterActive::inactive;
+  shell.add_participant(invited_chat, invited, false);
+  engine::NewMessage early;
+  early.chatter_id = "agent1";
+  early.text = "before you joined";
+  shell.add_message(invited_chat, early, false);
+  engine::ParticipantChange accept;
+  accept.active = model::ChatterActive::active;
+  shell.update_participant(invited_chat, model::ChatterType::customer, "cust-1", accept, false);
+  const auto joined = c.push("incoming_chat");
+  REQUIRE(joined.is_object());
+  CHECK(joined["payload"]["chat"]["id"] == model::rtm_chat_id(invited_chat));
+  CHECK(c.push("incoming_event", std::chrono::milliseconds(0)).is_null());
+  CHECK(c.push("user_added_to_chat", std::chrono::milliseconds(0)).is_null());
 
   // A login's page is checked as update_customer_page checks it.
   test::RtmConnection d(*fx.service);
@@ -760,9 +781,10 @@ TEST_CASE("rtm: a router keeps chats between batches only while it sees every ev
   auto route = [&](rtm::PushRouter& router) {
     store::EventFilter f;
     f.after = cursor;
-    router.new_batch(cursor);
+    const auto events = fx.store->list_events(f);
+    router.new_batch(cursor, events);
     std::vector<std::pair<std::string, std::vector<std::string>>> out;  // (event type, customers)
-    for (const auto& e : fx.store->list_events(f)) {
+    for (const auto& e : events) {
       for (auto& d : router.route(e)) out.emplace_back(e.type, std::move(d.customers));
       cursor = e.seq;
     }

@@ -120,6 +120,14 @@ TEST_CASE("payloads carry the envelope and FieldValues, from the chat or its eve
   CHECK(gone["FieldValues"]["CustomerId"] == "cust-9");
   CHECK(gone["FieldValues"]["Status"] == 2);
   CHECK(gone["FieldValues"]["TicketId"] == 77);
+  // Remembered per chat across calls, with the same answer.
+  webhook::GoneChats memo;
+  for (int i = 0; i < 2; ++i) {
+    const auto again =
+        nlohmann::json::parse(webhook::delivery_body(*store, message, model::kChatSessionMessage, "y", "crm", &memo));
+    CHECK(again["FieldValues"] == gone["FieldValues"]);
+  }
+  CHECK(memo.size() == 1);
 }
 
 TEST_CASE("webhook administration checks names, URLs and events and starts at the present", "[webhook]") {
