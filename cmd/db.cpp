@@ -3,7 +3,7 @@
 
 #include "cli/records.hpp"
 #include "commands.hpp"
-#include "core/error.hpp"
+#include "store/store.hpp"
 
 namespace chatctl::cmd {
 void register_db(CLI::App& app, Context& ctx) {
@@ -14,13 +14,10 @@ void register_db(CLI::App& app, Context& ctx) {
   migrate->callback([&ctx, dry_run] {
     auto& store = ctx.raw_store();
     if (*dry_run) {
+      const auto states = store.migration_status();
+      store::refuse_newer_schema(states);  // as the real run would (69)
       std::vector<cli::Record> pending;
-      for (const auto& m : store.migration_status()) {
-        // As the real run would: a schema newer than this binary is refused (69).
-        if (!m.known) {
-          throw core::Error(core::ErrorKind::unavailable, "the database schema (version " + std::to_string(m.version) +
-                                                              ") is newer than this chatctl knows; upgrade chatctl");
-        }
+      for (const auto& m : states) {
         if (!m.applied_at) pending.push_back(cli::migration_record(m));
       }
       cli::print_list(ctx.out(), ctx.print_options(), pending, cli::migration_columns());

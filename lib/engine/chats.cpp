@@ -344,11 +344,15 @@ model::Participant ChatEngine::remove_participant(model::ChatId id, ChatterType 
   model::Chat c = require_chat(id);
   auto p = store_.find_participant(id, type, chatter_id);
   if (!p) throw Error(ErrorKind::not_found, "no participant " + core::quoted(chatter_id) + " in chat " + std::to_string(id));
+  const ChatterActive was_active = p->active;
   p->active = ChatterActive::left;
   if (dry_run) return *p;
   store_.update_participant(*p);
   touch(c);
-  log("ChatParticipantRemove", c, participant_json(*p).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  // Whether the one removed took part until now (chatd's pushes of the events before it).
+  nlohmann::json payload = participant_json(*p);
+  payload["chatter_active_before"] = static_cast<int>(was_active);
+  log("ChatParticipantRemove", c, payload.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   tx.commit();
   return *p;
 }

@@ -15,16 +15,15 @@ using json = nlohmann::json;
 
 bool is_customer(model::ChatterType t) { return t != model::ChatterType::user; }
 
-// The customers an event of a chat concerns: its active customer participants (those who may act
-// in it), but not those who `joined_later` than the event (the chat is read when its batch is
-// routed, maybe after more joined). A customer who is only the chat's requester (`chatctl chat
-// add`), or invited, hears of the chat once it joins: it could not use it before.
-template <class JoinedLater>
-std::vector<std::string> customers_of(const ChatView& v, JoinedLater joined_later) {
+// The customers an event of a chat concerns: its customer participants who were active (who
+// could act in it) when the event happened, as `took_part` tells (the chat is read when its batch
+// is routed, maybe after some joined or left). A customer who is only the chat's requester
+// (`chatctl chat add`), or invited, hears of the chat once it joins: it could not use it before.
+template <class TookPart>
+std::vector<std::string> customers_of(const ChatView& v, TookPart took_part) {
   std::vector<std::string> out;
   for (const auto& p : v.participants) {
-    if (is_customer(p.chatter_type) && p.active == model::ChatterActive::active && !joined_later(p.chatter_id) &&
-        std::find(out.begin(), out.end(), p.chatter_id) == out.end()) {
+    if (is_customer(p.chatter_type) && took_part(p) && std::find(out.begin(), out.end(), p.chatter_id) == out.end()) {
       out.push_back(p.chatter_id);
     }
   }
@@ -38,6 +37,14 @@ bool is_join(std::string_view type, const json& payload) {
   return payload.value("chatter_active", 0) == 1 && payload.value("chatter_active_before", 0) != 1 &&
          (type == "ChatParticipantAdd" ||
           (type == "ChatParticipantUpdate" && payload.contains("chatter_active_before")));
+}
+
+// A participant event that ends someone's taking part: removed, or made inactive. A removal
+// logged before it said what it ended (older logs) is taken for the end of an active one.
+bool is_leave(std::string_view type, const json& payload) {
+  if (payload.value("chatter_active_before", 1) != 1) return false;
+  return type == "ChatParticipantRemove" ? payload.contains("chatter_id")
+                                         : type == "ChatParticipantUpdate" && payload.contains("chatter_active_before");
 }
 
 const model::Participant* participant(const ChatView& v, const std::string& id) {
@@ -80,12 +87,13 @@ PushRouter::PushRouter(store::Store& store, std::shared_ptr<Memory> memory)
 }
 
 void PushRouter::new_batch(std::int64_t after, const std::vector<store::EventRecord>& events) {
-  joins_.clear();
+  turns_.clear();
   for (const auto& e : events) {
-    if (!e.chat_id || (e.type != "ChatParticipantAdd" && e.type != "ChatParticipantUpdate")) continue;
+    if (!e.chat_id || !e.type.starts_with("ChatParticipant")) continue;
     const json p = json::parse(e.payload, nullptr, false);
-    if (!p.is_object() || p.value("chatter_type", "User") == "User" || !is_join(e.type, p)) continue;
-    joins_.emplace(std::make_pair(*e.chat_id, p.value("chatter_id", "")), e.seq);
+    if (!p.is_object() || p.value("chatter_type", "User") == "User") continue;
+    const bool join = is_join(e.type, p);
+    if (join || is_leave(e.type, p)) turns_[{*e.chat_id, p.value("chatter_id", "")}].emplace_back(e.seq, join);
   }
   auto& m = *memory_;
   ++m.batch;
@@ -176,9 +184,16 @@ std::vector<Delivery> PushRouter::route(const store::EventRecord& e) {
   }
   if (!view) return {};
   const auto& v = *view;
-  const auto to = customers_of(v, [&](const std::string& customer) {
-    const auto join = joins_.find({v.chat.id, customer});
-    return join != joins_.end() && join->second > e.seq;
+  const auto to = customers_of(v, [&](const model::Participant& p) {
+    const auto turns = turns_.find({v.chat.id, p.chatter_id});
+    if (turns == turns_.end()) return p.active == model::ChatterActive::active;
+    // As the batch's last turn up to this event left it; before its first, the other way round.
+    bool took_part = !turns->second.front().second;
+    for (const auto& [seq, after] : turns->second) {
+      if (seq > e.seq) break;
+      took_part = after;
+    }
+    return took_part;
   });
   // (A customer removed from its chat is told so, with no customer left in it.)
   if (to.empty() && e.type != "ChatParticipantRemove" && e.type != "ChatParticipantUpdate") return {};

@@ -44,8 +44,8 @@ class PushRouter {
   // keeps_view in pushes.cpp): the events that change those are in the log, and each makes the
   // chat be read again. That holds only while this router sees every event: when some up to
   // `after` were routed elsewhere (the service has two routers), it forgets all it read.
-  // `events` are the batch's: a customer who joins a chat in it is not pushed that chat's events
-  // from before it joined, though the chat, read now, has it in.
+  // `events` are the batch's: a customer who joins or leaves a chat in it is pushed that chat's
+  // events of the time it took part, though the chat, read now, has it in or out.
   void new_batch(std::int64_t after, const std::vector<store::EventRecord>& events = {});
   // The database's rows were replaced (replay's reset): nothing read before holds.
   void rows_replaced();
@@ -71,8 +71,8 @@ class PushRouter {
   DefaultChannel default_channel_;  // it reads committed rows only: never taken back
   std::optional<Reader> reader_;
   std::shared_ptr<Memory> memory_;
-  // The batch's customer joins: (chat, customer) to the seq of the first.
-  std::map<std::pair<model::ChatId, std::string>, std::int64_t> joins_;
+  // The batch's customer joins and leaves, in log order: (chat, customer) to (seq, takes part after).
+  std::map<std::pair<model::ChatId, std::string>, std::vector<std::pair<std::int64_t, bool>>> turns_;
 };
 
 }  // namespace chatctl::rtm

@@ -473,18 +473,21 @@ std::optional<bool> writable_schema_switch(std::string_view statement) {
 
 }  // namespace
 
-int SociStore::migrate() {
-  // The common case, everything applied, is a plain read: no write lock, so read-only commands
-  // run beside a writer.
-  bool pending = false;
-  for (const auto& m : migration_status()) {
+void refuse_newer_schema(const std::vector<MigrationState>& states) {
+  for (const auto& m : states) {
     if (!m.known) {
       throw Error(ErrorKind::unavailable, "the database schema (version " + std::to_string(m.version) +
                                               ") is newer than this chatctl knows; upgrade chatctl");
     }
-    pending = pending || !m.applied_at;
   }
-  if (!pending) return 0;
+}
+
+int SociStore::migrate() {
+  // The common case, everything applied, is a plain read: no write lock, so read-only commands
+  // run beside a writer.
+  const auto states = migration_status();
+  refuse_newer_schema(states);
+  if (std::none_of(states.begin(), states.end(), [](const auto& m) { return !m.applied_at; })) return 0;
   {
     // Under the lock: two processes migrating a fresh database must not both create the table.
     WriteTransaction tx(*this);

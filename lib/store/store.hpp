@@ -31,6 +31,10 @@ struct MigrationState {
   bool known{true};                          // false: applied by a newer chatctl
 };
 
+// Throws Error(unavailable) when `states` (Store::migration_status) hold a migration a newer
+// chatctl applied: this one must not write to, nor migrate, a schema it does not know.
+void refuse_newer_schema(const std::vector<MigrationState>& states);
+
 // One row of the event log: what happened, written in the transaction that made it happen.
 struct EventRecord {
   std::int64_t seq{0};  // assigned by append_event; commit order equals seq order

@@ -833,6 +833,21 @@ TEST_CASE("rtm: a router keeps chats between batches only while it sees every ev
     post("third");
     CHECK(route(worker) == Routed{{"ChatParticipantRemove", both}, {"ChatMessageAdd", one}});
   }
+  SECTION("who joins or leaves within a batch is pushed the events of the time it took part") {
+    add_trinity();
+    CHECK(route(worker) == trinity_joins);
+    // One batch: Trinity takes part in the second message, not the third, again in the fourth.
+    post("second");
+    chats.remove_participant(chat.id, model::ChatterType::customer, "cust-2", false);
+    post("third");
+    add_trinity();
+    post("fourth");
+    CHECK(route(worker) == Routed{{"ChatMessageAdd", both},
+                                  {"ChatParticipantRemove", both},
+                                  {"ChatMessageAdd", one},
+                                  {"ChatParticipantAdd", both},
+                                  {"ChatMessageAdd", both}});
+  }
   SECTION("a change the other router routes is seen too") {
     add_trinity();
     CHECK(route(follower) == trinity_joins);
