@@ -37,7 +37,9 @@
 // machines are shared and noisy: ping and send_event run R rounds (default 3), alternating
 // between the servers, and each server keeps its best. chatd's health is watched throughout: its
 // exit status, error responses by type, connections it dropped, pushes that never came, its
-// /metrics counters and VmRSS after each phase, all in the notes under the table. Timings are
+// /metrics counters and VmRSS after each phase, all in the notes under the table. Beside each
+// server thread's CPU the notes give how long it was runnable but waited for a core, and the same
+// for the load generator's threads: how contended the two shared cores were. Timings are
 // printed, never asserted: the exit status is 0 unless the benchmark itself could not run.
 #include <libpq-fe.h>
 #include <spdlog/spdlog.h>
@@ -318,6 +320,10 @@ struct Load {
   double server_cores{0};                             // CPU the server used in the window, in cores
   double client_cores{0};
   std::map<std::string, double> thread_cores;   // the server's, by thread name
+  // Share of the window each of the server's threads (by name) and the client's (all together)
+  // spent runnable but waiting for a CPU: how much the cores were contended, not how busy.
+  std::map<std::string, double> thread_waits;
+  double client_wait{0};
   std::map<std::string, double> metrics_delta;  // chatd's /metrics counters over the round
   std::vector<double> round_rates;              // when this is the best of several rounds: each one's rate
   std::string incident;                         // why later rounds did not run (the server died)
@@ -488,6 +494,8 @@ Load Bench::measure(Fleet& fleet, Side& side, double duration) {
   const Totals s0 = fleet.totals();
   const double cpu0 = process.cpu_seconds();
   const auto threads0 = process.thread_cpu_seconds();
+  const auto waits0 = thread_wait_seconds(process.pid());
+  const auto own_waits0 = thread_wait_seconds(getpid());
   const double own0 = own_cpu_seconds();
   control.measure_from = t0.time_since_epoch().count();
   pause_for(seconds(duration));
@@ -496,6 +504,8 @@ Load Bench::measure(Fleet& fleet, Side& side, double duration) {
   const Totals s1 = fleet.totals();
   const double cpu1 = process.cpu_seconds();
   const auto threads1 = process.thread_cpu_seconds();
+  const auto waits1 = thread_wait_seconds(process.pid());
+  const auto own_waits1 = thread_wait_seconds(getpid());
   const double own1 = own_cpu_seconds();
   control.round = 0;
 
@@ -508,6 +518,14 @@ Load Bench::measure(Fleet& fleet, Side& side, double duration) {
   for (const auto& [name, cpu] : threads1) {
     const auto before = threads0.find(name);
     l.thread_cores[name] = (cpu - (before == threads0.end() ? 0 : before->second)) / l.seconds;
+  }
+  for (const auto& [name, waited] : waits1) {
+    const auto before = waits0.find(name);
+    l.thread_waits[name] = (waited - (before == waits0.end() ? 0 : before->second)) / l.seconds;
+  }
+  for (const auto& [name, waited] : own_waits1) {
+    const auto before = own_waits0.find(name);
+    l.client_wait += (waited - (before == own_waits0.end() ? 0 : before->second)) / l.seconds;
   }
 
   const auto deadline = Clock::now() + kDrainTimeout;
@@ -787,6 +805,13 @@ void Bench::note_load(const std::string& what, const Load& l) {
     }
     t.back() = ' ';
     notes.push_back(t + "per response");
+  }
+  if (!l.thread_waits.empty()) {
+    std::string w = "  runnable but waiting for a CPU, share of the window:";
+    for (const auto& [name, share] : l.thread_waits) {
+      if (share >= 0.01) w += " " + name + " " + fmt(share * 100, 0) + "%,";
+    }
+    notes.push_back(w + " the client's threads together " + fmt(l.client_wait * 100, 0) + "%");
   }
   if (!l.incident.empty()) notes.push_back("  ! rounds stopped: " + l.incident);
   if (!l.errors.empty()) notes.push_back("  ! error responses: " + fmt_counts(l.errors));

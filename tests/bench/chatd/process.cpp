@@ -189,6 +189,20 @@ std::size_t Child::log_lines() const {
   return n;
 }
 
+std::map<std::string, double> thread_wait_seconds(pid_t pid) {
+  std::map<std::string, double> out;
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::string name = read_text((task.path() / "comm").string());
+    while (!name.empty() && name.back() == '\n') name.pop_back();
+    std::istringstream in(read_text((task.path() / "schedstat").string()));
+    unsigned long long ran_ns = 0;
+    unsigned long long waited_ns = 0;
+    if (in >> ran_ns >> waited_ns) out[name] += static_cast<double>(waited_ns) / 1e9;
+  }
+  return out;
+}
+
 double own_cpu_seconds() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);

@@ -62,6 +62,11 @@ class Child {
 // The CPU time this process has used (user + system, seconds).
 double own_cpu_seconds();
 
+// How long the threads of process `pid` were runnable but waited for a CPU (the run queue: the
+// second field of /proc/<pid>/task/*/schedstat), in seconds, summed over the threads of one name.
+// Empty where the kernel keeps no such count.
+std::map<std::string, double> thread_wait_seconds(pid_t pid);
+
 // GET http://127.0.0.1:PORT/metrics (chatd's Prometheus exposition) as name -> value; labelled
 // series keep their labels in the name. Empty when it cannot be read within 5 s.
 std::map<std::string, double> fetch_metrics(unsigned short port);
