@@ -91,9 +91,13 @@ void PushRouter::new_batch(std::int64_t after, const std::vector<store::EventRec
   for (const auto& e : events) {
     if (!e.chat_id || !e.type.starts_with("ChatParticipant")) continue;
     const json p = json::parse(e.payload, nullptr, false);
-    if (!p.is_object() || p.value("chatter_type", "User") == "User") continue;
-    const bool join = is_join(e.type, p);
-    if (join || is_leave(e.type, p)) turns_[{*e.chat_id, p.value("chatter_id", "")}].emplace_back(e.seq, join);
+    try {
+      if (!p.is_object() || p.value("chatter_type", "User") == "User") continue;
+      const bool join = is_join(e.type, p);
+      if (join || is_leave(e.type, p)) turns_[{*e.chat_id, p.value("chatter_id", "")}].emplace_back(e.seq, join);
+    } catch (const json::exception&) {
+      // Not as chatctl writes it (fields of other types): no turn; route() skips the event.
+    }
   }
   auto& m = *memory_;
   ++m.batch;

@@ -1,6 +1,7 @@
 #include "rtm/service.hpp"
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -956,7 +957,7 @@ class Service::Impl {
         const auto events = store.list_events(f);
         router.new_batch(cursor_, events);
         for (const auto& e : events) {
-          deliver(router.route(e), e.seq);
+          deliver(route(router, e), e.seq);
           cursor_ = e.seq;
         }
         if (t_outbox) hand_over(*t_outbox);  // a long backlog goes out as it is read
@@ -967,6 +968,20 @@ class Service::Impl {
     } catch (const std::exception& e) {
       if (follower_healthy_) spdlog::error("chatd: reading the event log: {}", e.what());
       follower_healthy_ = false;
+    }
+  }
+
+  // An event's pushes. One whose payload is not what chatctl writes (another tool's, fields of
+  // other types) is skipped with a warning: it would fail the same way every time, and reading
+  // the log again from before it would push nothing more to anyone. A database error is thrown
+  // on, and the log read again later.
+  static std::vector<Delivery> route(PushRouter& router, const store::EventRecord& e) {
+    try {
+      return router.route(e);
+    } catch (const nlohmann::json::exception& x) {
+      spdlog::warn("chatd: event {} ({}) pushes nothing: its payload is not as chatctl writes it: {}", e.seq, e.type,
+                   x.what());
+      return {};
     }
   }
 

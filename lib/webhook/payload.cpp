@@ -4,6 +4,9 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <string>
+#include <type_traits>
+
 #include "core/clock.hpp"
 #include "core/error.hpp"
 
@@ -11,6 +14,19 @@ namespace chatctl::webhook {
 namespace {
 
 using Json = nlohmann::ordered_json;
+
+// A payload's member as chatctl writes it, else `fallback`: a member of another type (an event
+// another tool wrote) must not keep the deliverer from every later event.
+template <class T>
+T member(const Json& payload, const char* key, T fallback) {
+  const auto it = payload.find(key);
+  if (it == payload.end()) return fallback;
+  if constexpr (std::is_same_v<T, std::string>) {
+    return it->is_string() ? it->template get<std::string>() : fallback;
+  } else {
+    return it->is_number_integer() ? it->template get<T>() : fallback;
+  }
+}
 
 // SuperOffice's chat session statuses as chatctl maps its own: request 1, active 2, closed 3.
 int session_status(std::string_view status) {
@@ -76,9 +92,9 @@ Json field_values(store::Store& store, const store::EventRecord& e, GoneChats* g
       if (gone) (*gone)[*e.chat_id] = last;
     }
     if (p.is_object()) {
-      if (p.value("requester_type", "") != "User") customer = p.value("requester_id", "");
-      status = p.value("status", "");
-      ticket = p.value("ticket_id", std::int64_t{0});
+      if (member(p, "requester_type", std::string()) != "User") customer = member(p, "requester_id", std::string());
+      status = member(p, "status", std::string());
+      ticket = member(p, "ticket_id", std::int64_t{0});
     }
   }
   Json f;
@@ -138,7 +154,7 @@ std::string delivery_body(store::Store& store, const store::EventRecord& e, std:
   std::string cause = e.actor;
   if (e.type == "ChatMessageAdd") {
     const auto p = Json::parse(e.payload, nullptr, false);
-    if (p.is_object() && p.value("chatter_type", "") == "User") cause = p.value("chatter_id", e.actor);
+    if (p.is_object() && member(p, "chatter_type", std::string()) == "User") cause = member(p, "chatter_id", e.actor);
   }
   j["ChangedByAssociateId"] = agent_number(store, cause);
   j["WebhookName"] = webhook_name;

@@ -224,6 +224,48 @@ TEST_CASE("rtm: login, start a chat, exchange events with an agent from the shel
   CHECK(chats["payload"]["chats_summary"][0]["last_event_per_type"].contains("message"));
 }
 
+TEST_CASE("rtm: an event of the log the router cannot read is skipped; those after it are pushed", "[rtm]") {
+  const auto backend = GENERATE(from_range(test::test_backends()));
+  Fixture fx(backend);
+  fx.agent_online();
+  test::RtmConnection c(*fx.service);
+  REQUIRE(ok(c.request("login", {{"token", "Bearer " + fx.token}})));
+  auto started = c.request("start_chat");
+  REQUIRE(ok(started));
+  REQUIRE(c.push("incoming_chat").is_object());
+  const auto id = *model::parse_rtm_chat_id(started["payload"]["chat_id"].get<std::string>());
+  auto engine = fx.chats();
+  join_agent1(engine, id);
+  REQUIRE(c.push("user_added_to_chat").is_object());
+
+  // Events another tool wrote, their fields of other types than chatctl writes: each would make
+  // the router throw, and the log be read again and again from before it, pushing nothing more.
+  {
+    store::WriteTransaction tx(*fx.store);
+    store::EventRecord e;
+    e.time = fx.clock.now();
+    e.actor = "a tool";
+    e.chat_id = id;
+    e.type = "ChatMessageAdd";
+    e.payload = R"({"message_id":"one","thread_id":[]})";
+    fx.store->append_event(e);
+    e.type = "ChatParticipantAdd";
+    e.payload = R"({"chatter_id":"cust-1","chatter_type":"Customer","chatter_active":"yes"})";
+    fx.store->append_event(e);
+    e.type = "ChatParticipantRemove";
+    e.payload = R"({"chatter_id":"cust-1","chatter_type":"Customer","chatter_active_before":"yes"})";
+    fx.store->append_event(e);
+    tx.commit();
+  }
+  engine::NewMessage msg;
+  msg.chatter_id = "agent1";
+  msg.text = "after them";
+  engine.add_message(id, msg, false);
+  auto ev = c.push("incoming_event");
+  REQUIRE(ev.is_object());
+  CHECK(ev["payload"]["event"]["text"] == "after them");
+}
+
 TEST_CASE("rtm: malformed requests get validation errors, and the session survives", "[rtm]") {
   Fixture fx("sqlite");
   test::RtmConnection c(*fx.service);

@@ -130,6 +130,29 @@ TEST_CASE("payloads carry the envelope and FieldValues, from the chat or its eve
   CHECK(memo.size() == 1);
 }
 
+TEST_CASE("a payload another tool wrote, its members of other types, still makes a body", "[webhook]") {
+  const auto backend = GENERATE(from_range(test::test_backends()));
+  const auto db = test::make_test_database(backend);
+  const auto settings = core::Settings::defaults({{"database", db->address()}});
+  core::ManualClock clock{1'700'000'000'000'000};
+  auto store = engine::open_database(settings, clock);
+  store::EventRecord e;
+  e.seq = 1;
+  e.time = clock.now();
+  e.actor = "a tool";
+  e.chat_id = 4242;  // no such chat: FieldValues come from the payload
+  e.type = "ChatUpdate";
+  e.payload = R"({"status":3,"requester_type":["User"],"requester_id":7,"ticket_id":"77"})";
+  const auto changed = nlohmann::json::parse(webhook::delivery_body(*store, e, model::kChatSessionChanged, "a", "crm"));
+  CHECK(changed["FieldValues"]["Status"] == 0);
+  CHECK(changed["FieldValues"]["CustomerId"] == "");
+  CHECK(changed["FieldValues"]["TicketId"] == 0);
+  e.type = "ChatMessageAdd";
+  e.payload = R"({"chatter_type":"User","chatter_id":12})";
+  const auto message = nlohmann::json::parse(webhook::delivery_body(*store, e, model::kChatSessionMessage, "b", "crm"));
+  CHECK(message["ChangedByAssociateId"] == 0);  // "a tool" is no agent
+}
+
 TEST_CASE("webhook administration checks names, URLs and events and starts at the present", "[webhook]") {
   const auto backend = GENERATE(from_range(test::test_backends()));
   const auto db = test::make_test_database(backend);
