@@ -39,12 +39,23 @@ bool is_join(std::string_view type, const json& payload) {
           (type == "ChatParticipantUpdate" && payload.contains("chatter_active_before")));
 }
 
-// A participant event that ends someone's taking part: removed, or made inactive. A removal
-// logged before it said what it ended (older logs) is taken for the end of an active one.
+// A participant event that ends someone's taking part: removed, made inactive, or added again
+// inactive. A removal logged before it said what it ended (older logs) is taken for the end of
+// an active one.
 bool is_leave(std::string_view type, const json& payload) {
-  if (payload.value("chatter_active_before", 1) != 1) return false;
-  return type == "ChatParticipantRemove" ? payload.contains("chatter_id")
-                                         : type == "ChatParticipantUpdate" && payload.contains("chatter_active_before");
+  if (type == "ChatParticipantRemove") {
+    return payload.contains("chatter_id") && payload.value("chatter_active_before", 1) == 1;
+  }
+  return (type == "ChatParticipantAdd" || type == "ChatParticipantUpdate") &&
+         payload.value("chatter_active_before", 0) == 1 && payload.value("chatter_active", 0) != 1;
+}
+
+// A participant event that makes someone leave (chatter_active -1): removed, or updated to it.
+// Not one that leaves a participant who had left as it was (removed twice, its monitoring changed).
+bool is_removal(std::string_view type, const json& payload) {
+  if (payload.value("chatter_active", 0) != -1) return false;
+  if (type == "ChatParticipantRemove") return payload.value("chatter_active_before", 1) != -1;
+  return type == "ChatParticipantUpdate" && payload.contains("chatter_active_before");
 }
 
 const model::Participant* participant(const ChatView& v, const std::string& id) {
@@ -94,7 +105,9 @@ void PushRouter::new_batch(std::int64_t after, const std::vector<store::EventRec
     try {
       if (!p.is_object() || p.value("chatter_type", "User") == "User") continue;
       const bool join = is_join(e.type, p);
-      if (join || is_leave(e.type, p)) turns_[{*e.chat_id, p.value("chatter_id", "")}].emplace_back(e.seq, join);
+      if (join || is_leave(e.type, p)) {
+        turns_[{*e.chat_id, p.value("chatter_type", ""), p.value("chatter_id", "")}].emplace_back(e.seq, join);
+      }
     } catch (const json::exception&) {
       // Not as chatctl writes it (fields of other types): no turn; route() skips the event.
     }
@@ -189,7 +202,7 @@ std::vector<Delivery> PushRouter::route(const store::EventRecord& e) {
   if (!view) return {};
   const auto& v = *view;
   const auto to = customers_of(v, [&](const model::Participant& p) {
-    const auto turns = turns_.find({v.chat.id, p.chatter_id});
+    const auto turns = turns_.find({v.chat.id, std::string(model::to_string(p.chatter_type)), p.chatter_id});
     if (turns == turns_.end()) return p.active == model::ChatterActive::active;
     // As the batch's last turn up to this event left it; before its first, the other way round.
     bool took_part = !turns->second.front().second;
@@ -236,7 +249,6 @@ std::vector<Delivery> PushRouter::route(const store::EventRecord& e) {
     push(to, "chat_transferred", p);
   } else if (e.type == "ChatParticipantAdd" || e.type == "ChatParticipantUpdate" || e.type == "ChatParticipantRemove") {
     const std::string who = payload.value("chatter_id", "");
-    const int active = payload.value("chatter_active", 0);
     const auto* p = participant(v, who);
     if (!p) return {};
     const bool joined = is_join(e.type, payload);
@@ -257,7 +269,7 @@ std::vector<Delivery> PushRouter::route(const store::EventRecord& e) {
                                        {"reason", "manual"}});
       by_agent(push_payload);
       push(std::move(others), "user_added_to_chat", push_payload);
-    } else if ((e.type == "ChatParticipantRemove" || e.type == "ChatParticipantUpdate") && active == -1) {
+    } else if (is_removal(e.type, payload)) {
       json push_payload = with_thread({{"chat_id", chat_id}, {"user_id", who}, {"reason", "manual"}});
       by_agent(push_payload);
       std::vector<std::string> recipients = to;

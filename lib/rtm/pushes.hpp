@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -71,8 +72,9 @@ class PushRouter {
   DefaultChannel default_channel_;  // it reads committed rows only: never taken back
   std::optional<Reader> reader_;
   std::shared_ptr<Memory> memory_;
-  // The batch's customer joins and leaves, in log order: (chat, customer) to (seq, takes part after).
-  std::map<std::pair<model::ChatId, std::string>, std::vector<std::pair<std::int64_t, bool>>> turns_;
+  // The batch's customer joins and leaves, in log order: (chat, chatter type, customer) to (seq,
+  // takes part after).
+  std::map<std::tuple<model::ChatId, std::string, std::string>, std::vector<std::pair<std::int64_t, bool>>> turns_;
 };
 
 }  // namespace chatctl::rtm

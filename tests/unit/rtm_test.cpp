@@ -889,6 +889,25 @@ TEST_CASE("rtm: a router keeps chats between batches only while it sees every ev
                                   {"ChatMessageAdd", one},
                                   {"ChatParticipantAdd", both},
                                   {"ChatMessageAdd", both}});
+    // Removed again, having left: no news, no turn.
+    chats.remove_participant(chat.id, model::ChatterType::customer, "cust-2", false);
+    chats.remove_participant(chat.id, model::ChatterType::customer, "cust-2", false);
+    post("fifth");
+    CHECK(route(worker) == Routed{{"ChatParticipantRemove", both}, {"ChatMessageAdd", one}});
+  }
+  SECTION("a public user who shares a customer's id comes and goes without touching the customer") {
+    engine::ParticipantSpec visitor = customer;
+    visitor.chatter_type = model::ChatterType::public_user;
+    post("second");
+    chats.add_participant(chat.id, visitor, false);
+    post("third");
+    chats.remove_participant(chat.id, model::ChatterType::public_user, "cust-1", false);
+    post("fourth");
+    CHECK(route(worker) == Routed{{"ChatMessageAdd", one},
+                                  {"ChatParticipantAdd", one},
+                                  {"ChatMessageAdd", one},
+                                  {"ChatParticipantRemove", one},
+                                  {"ChatMessageAdd", one}});
   }
   SECTION("a change the other router routes is seen too") {
     add_trinity();
