@@ -894,6 +894,18 @@ TEST_CASE("rtm: a router keeps chats between batches only while it sees every ev
     chats.remove_participant(chat.id, model::ChatterType::customer, "cust-2", false);
     post("fifth");
     CHECK(route(worker) == Routed{{"ChatParticipantRemove", both}, {"ChatMessageAdd", one}});
+    // Added again active, then again invited (inactive): that ends her taking part too.
+    add_trinity();
+    CHECK(route(worker) == Routed{{"ChatParticipantAdd", both}});
+    post("sixth");
+    engine::ParticipantSpec invited = customer;
+    invited.chatter_id = "cust-2";
+    invited.chatter_name = "Trinity";
+    invited.active = model::ChatterActive::inactive;
+    chats.add_participant(chat.id, invited, false);
+    post("seventh");
+    // The other router, which reads the chat afresh, as it is after the batch.
+    CHECK(route(follower) == Routed{{"ChatMessageAdd", both}, {"ChatMessageAdd", one}});
   }
   SECTION("a public user who shares a customer's id comes and goes without touching the customer") {
     engine::ParticipantSpec visitor = customer;
