@@ -118,6 +118,14 @@ void join_agent1(engine::ChatEngine& chats, model::ChatId id) {
   chats.add_participant(id, agent, false);
 }
 
+// A message agent1 writes, as `chatctl message add` makes it.
+engine::NewMessage agent1_says(std::string text) {
+  engine::NewMessage m;
+  m.chatter_id = "agent1";
+  m.text = std::move(text);
+  return m;
+}
+
 bool ok(const json& r) { return r.is_object() && r.value("success", false); }
 std::string error_type(const json& r) {
   return r.is_object() && r.contains("payload") && r["payload"].contains("error") ? r["payload"]["error"].value("type", "")
@@ -164,9 +172,7 @@ TEST_CASE("rtm: login, start a chat, exchange events with an agent from the shel
   auto added = c.push("user_added_to_chat");
   REQUIRE(added.is_object());
   CHECK(added["payload"]["user"]["id"] == "agent1");
-  engine::NewMessage msg;
-  msg.chatter_id = "agent1";
-  msg.text = "How can I help?";
+  auto msg = agent1_says("How can I help?");
   engine.add_message(id, msg, false);
   auto ev = c.push("incoming_event");
   REQUIRE(ev.is_object());
@@ -257,10 +263,7 @@ TEST_CASE("rtm: an event of the log the router cannot read is skipped; those aft
     fx.store->append_event(e);
     tx.commit();
   }
-  engine::NewMessage msg;
-  msg.chatter_id = "agent1";
-  msg.text = "after them";
-  engine.add_message(id, msg, false);
+  engine.add_message(id, agent1_says("after them"), false);
   auto ev = c.push("incoming_event");
   REQUIRE(ev.is_object());
   CHECK(ev["payload"]["event"]["text"] == "after them");
@@ -388,9 +391,7 @@ TEST_CASE("rtm: login sums up the customer's chats: unread events, threads, an a
   auto engine = fx.chats();
   join_agent1(engine, first_id);
   join_agent1(engine, second_id);
-  engine::NewMessage msg;
-  msg.chatter_id = "agent1";
-  msg.text = "How can I help?";
+  auto msg = agent1_says("How can I help?");
   engine.add_message(first_id, msg, false);
   msg.text = "internal note";
   msg.audience = model::Audience::agents;
@@ -699,10 +700,7 @@ TEST_CASE("rtm: a service on one session in scratch mode pushes what write() com
     service.write([&](store::Store& s) {
       engine::ChatEngine chats(s, settings, clock, "agent1");
       join_agent1(chats, id);
-      engine::NewMessage m;
-      m.chatter_id = "agent1";
-      m.text = "hi from the shell";
-      chats.add_message(id, m, false);
+      chats.add_message(id, agent1_says("hi from the shell"), false);
     });
     const auto pushed = c->push("incoming_event", std::chrono::milliseconds(0));
     REQUIRE(pushed.is_object());

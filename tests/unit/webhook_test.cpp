@@ -16,6 +16,22 @@ using namespace chatctl;
 using core::ErrorKind;
 using test::kind_of;
 
+namespace {
+
+// A fresh database of `backend` with chatctl's schema, at a fixed time.
+struct Db {
+  explicit Db(const std::string& backend)
+      : db(test::make_test_database(backend)),
+        settings(core::Settings::defaults({{"database", db->address()}})),
+        store(engine::open_database(settings, clock)) {}
+  std::unique_ptr<test::TestDatabase> db;
+  core::Settings settings;
+  core::ManualClock clock{1'700'000'000'000'000};
+  std::unique_ptr<store::Store> store;
+};
+
+}  // namespace
+
 TEST_CASE("webhook URLs are http or https with a host", "[webhook][url]") {
   auto u = webhook::parse_url("https://crm.example.com/hooks/chat?x=1");
   CHECK(u.tls);
@@ -56,16 +72,12 @@ TEST_CASE("chat events map onto chatsession events", "[webhook]") {
 }
 
 TEST_CASE("payloads carry the envelope and FieldValues, from the chat or its event", "[webhook]") {
-  const auto backend = GENERATE(from_range(test::test_backends()));
-  const auto db = test::make_test_database(backend);
-  const auto settings = core::Settings::defaults({{"database", db->address()}});
-  core::ManualClock clock{1'700'000'000'000'000};
-  auto store = engine::open_database(settings, clock);
+  Db fx(GENERATE(from_range(test::test_backends())));
   engine::AgentFields alice_fields;
   alice_fields.login = "alice";
   alice_fields.name = "Alice";
-  engine::People(*store, settings, clock, "admin").add_agent(alice_fields, false);
-  engine::ChatEngine chats(*store, settings, clock, "alice");
+  engine::People(*fx.store, fx.settings, fx.clock, "admin").add_agent(alice_fields, false);
+  engine::ChatEngine chats(*fx.store, fx.settings, fx.clock, "alice");
   engine::NewChat n;
   n.requester_id = "cust-9";
   n.requester_name = "Nine";
@@ -79,19 +91,19 @@ TEST_CASE("payloads carry the envelope and FieldValues, from the chat or its eve
   engine::NewMessage hello;
   hello.chatter_id = "alice";
   hello.text = "hello";
-  engine::ChatEngine(*store, settings, clock, "root").add_message(chat.id, hello, false);
+  engine::ChatEngine(*fx.store, fx.settings, fx.clock, "root").add_message(chat.id, hello, false);
   store::EventFilter m;
   m.type = "ChatMessageAdd";
-  const auto message = store->list_events(m).at(0);
+  const auto message = fx.store->list_events(m).at(0);
   const auto message_body = nlohmann::json::parse(
-      webhook::delivery_body(*store, message, model::kChatSessionMessage, "m", "crm"));
-  CHECK(message_body["ChangedByAssociateId"] == store->find_agent("alice")->id);
+      webhook::delivery_body(*fx.store, message, model::kChatSessionMessage, "m", "crm"));
+  CHECK(message_body["ChangedByAssociateId"] == fx.store->find_agent("alice")->id);
 
   store::EventFilter f;
   f.type = "ChatUpdate";
-  const auto event = store->list_events(f).at(0);
+  const auto event = fx.store->list_events(f).at(0);
   const auto body = nlohmann::ordered_json::parse(
-      webhook::delivery_body(*store, event, model::kChatSessionChanged, "the-id", "crm"));
+      webhook::delivery_body(*fx.store, event, model::kChatSessionChanged, "the-id", "crm"));
   std::vector<std::string> keys;
   for (const auto& [k, v] : body.items()) keys.push_back(k);
   CHECK(keys == std::vector<std::string>{"EventId", "Timestamp", "Changes", "Event", "PrimaryKey", "Entity",
@@ -100,7 +112,7 @@ TEST_CASE("payloads carry the envelope and FieldValues, from the chat or its eve
   CHECK(body["Timestamp"] == "2023-11-14T22:13:20.000000Z");
   CHECK(body["Changes"] == nlohmann::json::array({"chatSession.status"}));
   CHECK(body["PrimaryKey"] == chat.id);
-  const auto alice = store->find_agent("alice")->id;
+  const auto alice = fx.store->find_agent("alice")->id;
   CHECK(body["ChangedByAssociateId"] == alice);
   const auto& fv = body["FieldValues"];
   CHECK(fv["CustomerId"] == "cust-9");
@@ -111,12 +123,14 @@ TEST_CASE("payloads carry the envelope and FieldValues, from the chat or its eve
 
   // Once the chat is gone, what the event recorded.
   chats.delete_chat(chat.id, false);
-  const auto later = nlohmann::json::parse(webhook::delivery_body(*store, event, model::kChatSessionChanged, "x", "crm"));
+  const auto later =
+      nlohmann::json::parse(webhook::delivery_body(*fx.store, event, model::kChatSessionChanged, "x", "crm"));
   CHECK(later["FieldValues"]["CustomerId"] == "cust-9");
   CHECK(later["FieldValues"]["Status"] == 2);
   CHECK(later["FieldValues"]["UserId"] == 0);
   // An event that does not carry the chat: as the log last had it before that event.
-  const auto gone = nlohmann::json::parse(webhook::delivery_body(*store, message, model::kChatSessionMessage, "y", "crm"));
+  const auto gone =
+      nlohmann::json::parse(webhook::delivery_body(*fx.store, message, model::kChatSessionMessage, "y", "crm"));
   CHECK(gone["FieldValues"]["CustomerId"] == "cust-9");
   CHECK(gone["FieldValues"]["Status"] == 2);
   CHECK(gone["FieldValues"]["TicketId"] == 77);
@@ -124,43 +138,38 @@ TEST_CASE("payloads carry the envelope and FieldValues, from the chat or its eve
   webhook::GoneChats memo;
   for (int i = 0; i < 2; ++i) {
     const auto again =
-        nlohmann::json::parse(webhook::delivery_body(*store, message, model::kChatSessionMessage, "y", "crm", &memo));
+        nlohmann::json::parse(
+            webhook::delivery_body(*fx.store, message, model::kChatSessionMessage, "y", "crm", &memo));
     CHECK(again["FieldValues"] == gone["FieldValues"]);
   }
   CHECK(memo.size() == 1);
 }
 
 TEST_CASE("a payload another tool wrote, its members of other types, still makes a body", "[webhook]") {
-  const auto backend = GENERATE(from_range(test::test_backends()));
-  const auto db = test::make_test_database(backend);
-  const auto settings = core::Settings::defaults({{"database", db->address()}});
-  core::ManualClock clock{1'700'000'000'000'000};
-  auto store = engine::open_database(settings, clock);
+  Db fx(GENERATE(from_range(test::test_backends())));
   store::EventRecord e;
   e.seq = 1;
-  e.time = clock.now();
+  e.time = fx.clock.now();
   e.actor = "a tool";
   e.chat_id = 4242;  // no such chat: FieldValues come from the payload
   e.type = "ChatUpdate";
   e.payload = R"({"status":3,"requester_type":["User"],"requester_id":7,"ticket_id":"77"})";
-  const auto changed = nlohmann::json::parse(webhook::delivery_body(*store, e, model::kChatSessionChanged, "a", "crm"));
+  const auto changed =
+      nlohmann::json::parse(webhook::delivery_body(*fx.store, e, model::kChatSessionChanged, "a", "crm"));
   CHECK(changed["FieldValues"]["Status"] == 0);
   CHECK(changed["FieldValues"]["CustomerId"] == "");
   CHECK(changed["FieldValues"]["TicketId"] == 0);
   e.type = "ChatMessageAdd";
   e.payload = R"({"chatter_type":"User","chatter_id":12})";
-  const auto message = nlohmann::json::parse(webhook::delivery_body(*store, e, model::kChatSessionMessage, "b", "crm"));
+  const auto message =
+      nlohmann::json::parse(webhook::delivery_body(*fx.store, e, model::kChatSessionMessage, "b", "crm"));
   CHECK(message["ChangedByAssociateId"] == 0);  // "a tool" is no agent
 }
 
 TEST_CASE("webhook administration checks names, URLs and events and starts at the present", "[webhook]") {
-  const auto backend = GENERATE(from_range(test::test_backends()));
-  const auto db = test::make_test_database(backend);
-  const auto settings = core::Settings::defaults({{"database", db->address()}});
-  core::ManualClock clock{1'700'000'000'000'000};
-  auto store = engine::open_database(settings, clock);
-  webhook::WebhookAdmin admin(*store, clock);
-  const auto seq = store->last_event_seq();
+  Db fx(GENERATE(from_range(test::test_backends())));
+  webhook::WebhookAdmin admin(*fx.store, fx.clock);
+  const auto seq = fx.store->last_event_seq();
   const auto w = admin.add({"crm", "https://crm.example.com/h", {}, "secret", false}, false);
   CHECK(w.events.size() == 3);
   CHECK(w.cursor == seq);
@@ -186,27 +195,27 @@ TEST_CASE("webhook administration checks names, URLs and events and starts at th
   u.state = model::WebhookState::too_many_errors;
   u.failures = 9;
   {
-    store::WriteTransaction tx(*store);
-    store->update_webhook(u);
-    store->enqueue_deliveries({{u.id, 5, "e", "chatsession.message", 1, "{}", 3, clock.now() + 1'000'000}});
+    store::WriteTransaction tx(*fx.store);
+    fx.store->update_webhook(u);
+    fx.store->enqueue_deliveries({{u.id, 5, "e", "chatsession.message", 1, "{}", 3, fx.clock.now() + 1'000'000}});
     tx.commit();
   }
   // What may go next: each chat's oldest, however many of another chat wait before them.
   {
-    store::WriteTransaction tx(*store);
+    store::WriteTransaction tx(*fx.store);
     std::vector<model::WebhookDelivery> queued;
     for (std::int64_t s = 6; s < 1100; ++s) queued.push_back({u.id, s, "e", "chatsession.message", 1, "{}", 0, 0});
     queued.push_back({u.id, 1100, "e", "chatsession.message", 2, "{}", 0, 0});
-    store->enqueue_deliveries(queued);
+    fx.store->enqueue_deliveries(queued);
     tx.commit();
   }
   std::vector<std::pair<std::int64_t, std::int64_t>> heads;  // (seq, chat)
-  for (const auto& d : store->list_deliveries(u.id, 1000, true)) heads.emplace_back(d.seq, d.chat_id);
+  for (const auto& d : fx.store->list_deliveries(u.id, 1000, true)) heads.emplace_back(d.seq, d.chat_id);
   CHECK(heads == std::vector<std::pair<std::int64_t, std::int64_t>>{{5, 1}, {1100, 2}});
-  CHECK(store->list_deliveries(u.id, 1000).size() == 1000);
+  CHECK(fx.store->list_deliveries(u.id, 1000).size() == 1000);
   {
-    store::WriteTransaction tx(*store);
-    for (std::int64_t s = 6; s <= 1100; ++s) store->delete_delivery(u.id, s);
+    store::WriteTransaction tx(*fx.store);
+    for (std::int64_t s = 6; s <= 1100; ++s) fx.store->delete_delivery(u.id, s);
     tx.commit();
   }
   const auto r = admin.reset("crm", false);

@@ -515,18 +515,18 @@ Load Bench::measure(Fleet& fleet, Side& side, double duration) {
   l.push_rate = static_cast<double>(l.window.pushes) / l.seconds;
   l.server_cores = (cpu1 - cpu0) / l.seconds;
   l.client_cores = (own1 - own0) / l.seconds;
-  for (const auto& [name, cpu] : threads1) {
-    const auto before = threads0.find(name);
-    l.thread_cores[name] = (cpu - (before == threads0.end() ? 0 : before->second)) / l.seconds;
-  }
-  for (const auto& [name, waited] : waits1) {
-    const auto before = waits0.find(name);
-    l.thread_waits[name] = (waited - (before == waits0.end() ? 0 : before->second)) / l.seconds;
-  }
-  for (const auto& [name, waited] : own_waits1) {
-    const auto before = own_waits0.find(name);
-    l.client_wait += (waited - (before == own_waits0.end() ? 0 : before->second)) / l.seconds;
-  }
+  // Seconds per thread name, before and after: how much of the window each took.
+  const auto per_second = [&](const std::map<std::string, double>& before, const std::map<std::string, double>& after) {
+    std::map<std::string, double> out;
+    for (const auto& [name, total] : after) {
+      const auto was = before.find(name);
+      out[name] = (total - (was == before.end() ? 0 : was->second)) / l.seconds;
+    }
+    return out;
+  };
+  l.thread_cores = per_second(threads0, threads1);
+  l.thread_waits = per_second(waits0, waits1);
+  for (const auto& [name, share] : per_second(own_waits0, own_waits1)) l.client_wait += share;
 
   const auto deadline = Clock::now() + kDrainTimeout;
   while (fleet.totals().outstanding > 0 && Clock::now() < deadline) pause_for(std::chrono::milliseconds(10));

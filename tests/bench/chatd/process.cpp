@@ -153,19 +153,27 @@ double stat_cpu_seconds(const std::string& path) {
   return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
+// `read` of each thread of `pid` (its /proc/<pid>/task/<tid> folder), summed by thread name.
+template <class Read>
+std::map<std::string, double> sum_by_thread_name(pid_t pid, Read read) {
+  std::map<std::string, double> out;
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+    std::string name = read_text((task.path() / "comm").string());
+    while (!name.empty() && name.back() == '\n') name.pop_back();
+    out[name] += read(task.path());
+  }
+  return out;
+}
+
 }  // namespace
 
 double Child::cpu_seconds() const { return stat_cpu_seconds("/proc/" + std::to_string(pid_) + "/stat"); }
 
 std::map<std::string, double> Child::thread_cpu_seconds() const {
-  std::map<std::string, double> out;
-  std::error_code ec;
-  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid_) + "/task", ec)) {
-    std::string name = read_text((task.path() / "comm").string());
-    while (!name.empty() && name.back() == '\n') name.pop_back();
-    out[name] += stat_cpu_seconds((task.path() / "stat").string());
-  }
-  return out;
+  return sum_by_thread_name(pid_, [](const std::filesystem::path& task) {
+    return stat_cpu_seconds((task / "stat").string());
+  });
 }
 
 std::string Child::log_tail(std::size_t lines) const {
@@ -190,17 +198,12 @@ std::size_t Child::log_lines() const {
 }
 
 std::map<std::string, double> thread_wait_seconds(pid_t pid) {
-  std::map<std::string, double> out;
-  std::error_code ec;
-  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
-    std::string name = read_text((task.path() / "comm").string());
-    while (!name.empty() && name.back() == '\n') name.pop_back();
-    std::istringstream in(read_text((task.path() / "schedstat").string()));
+  return sum_by_thread_name(pid, [](const std::filesystem::path& task) {
+    std::istringstream in(read_text((task / "schedstat").string()));
     unsigned long long ran_ns = 0;
     unsigned long long waited_ns = 0;
-    if (in >> ran_ns >> waited_ns) out[name] += static_cast<double>(waited_ns) / 1e9;
-  }
-  return out;
+    return in >> ran_ns >> waited_ns ? static_cast<double>(waited_ns) / 1e9 : 0.0;
+  });
 }
 
 double own_cpu_seconds() {
